@@ -63,11 +63,13 @@ class Interactions:
             lo_i, hi_i = int(self.item.min()), int(self.item.max())
             if lo_u < 0 or hi_u >= self.num_users:
                 raise ValueError(
-                    f"user index out of range [0, {self.num_users}) (got {lo_u}..{hi_u})"
+                    f"user index out of range [0, {self.num_users}) "
+                    f"(got {lo_u}..{hi_u})"
                 )
             if lo_i < 0 or hi_i >= self.num_items:
                 raise ValueError(
-                    f"item index out of range [0, {self.num_items}) (got {lo_i}..{hi_i})"
+                    f"item index out of range [0, {self.num_items}) "
+                    f"(got {lo_i}..{hi_i})"
                 )
         if self.user_ids is not None and len(self.user_ids) != self.num_users:
             raise ValueError("'user_ids' must have one entry per user")
@@ -101,8 +103,9 @@ class Interactions:
         if self.user.device == device:
             return self
         ts = None if self.timestamp is None else self.timestamp.to(device)
-        return replace(self, user=self.user.to(device), item=self.item.to(device),
-                       timestamp=ts)
+        return replace(
+            self, user=self.user.to(device), item=self.item.to(device), timestamp=ts
+        )
 
     def subset(self, index: Tensor) -> Interactions:
         """Keeps the pairs selected by a boolean mask ``[E]`` or an index tensor.
@@ -131,10 +134,12 @@ class Interactions:
         """
         keys = self.keys()
         uniq, inverse = torch.unique(keys, sorted=True, return_inverse=True)
-        first = torch.full((uniq.numel(),), len(self), dtype=torch.long,
-                           device=keys.device)
-        first.scatter_reduce_(0, inverse, torch.arange(len(self), device=keys.device),
-                              reduce="amin")
+        first = torch.full(
+            (uniq.numel(),), len(self), dtype=torch.long, device=keys.device
+        )
+        first.scatter_reduce_(
+            0, inverse, torch.arange(len(self), device=keys.device), reduce="amin"
+        )
         out = self.subset(first)
         return out, len(self) - len(out)
 
@@ -167,7 +172,7 @@ class Interactions:
         indptr, indices = self.csr()
         ptr = indptr.tolist()
         items = indices.tolist()
-        return [items[ptr[u]:ptr[u + 1]] for u in range(self.num_users)]
+        return [items[ptr[u] : ptr[u + 1]] for u in range(self.num_users)]
 
     @cached_property
     def user_index(self) -> dict[str, int]:
@@ -194,5 +199,6 @@ def concat(parts: Sequence[Interactions]) -> Interactions:
             raise ValueError(f"cannot concatenate {p!r} with {first!r}: shapes differ")
     has_ts = all(p.timestamp is not None for p in parts)
     ts = torch.cat([p.timestamp for p in parts]) if has_ts else None  # type: ignore[misc]
-    return first.with_pairs(torch.cat([p.user for p in parts]),
-                            torch.cat([p.item for p in parts]), ts)
+    return first.with_pairs(
+        torch.cat([p.user for p in parts]), torch.cat([p.item for p in parts]), ts
+    )

@@ -1,0 +1,3 @@
+"""Command-line interface (the only place that prints)."""
+
+__all__: list[str] = []

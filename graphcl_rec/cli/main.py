@@ -1,0 +1,119 @@
+"""The ``graphcl-rec`` command line: run, train, datasets."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from graphcl_rec.cli.config import load_config
+from graphcl_rec.cli.experiment import run_experiment, with_seed
+from graphcl_rec.cli.main_job import MAIN_JOB, main_job_configs
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(out)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Trains the main-job models on ML-100K and prints the test table."""
+    names = args.models.split(",") if args.models else None
+    rows = []
+    for cfg in main_job_configs(epochs=args.epochs, seed=args.seed, device=args.device,
+                                names=names):
+        res = run_experiment(cfg, out_dir=args.out, progress=not args.no_progress)
+        t = res["test"]
+        rows.append([cfg.name.removeprefix("ml-100k-"), f"{t['recall@20']:.4f}",
+                     f"{t['ndcg@20']:.4f}", str(res["best_epoch"]),
+                     str(res["epochs_run"]), f"{res['seconds_per_epoch']:.3f}",
+                     f"{res['seconds_total']:.1f}"])
+    print("ML-100K, 80/10/10 per-user split, best epoch chosen on validation, "
+          "test evaluated once")
+    print(_table(rows, ["model", "test recall@20", "test ndcg@20", "best epoch",
+                        "epochs", "s/epoch", "seconds"]))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Trains one config (possibly over several seeds) and writes results JSON."""
+    cfg = load_config(args.config, args.overrides)
+    seeds = args.seeds if args.seeds else [cfg.seed]
+    for seed in seeds:
+        res = run_experiment(with_seed(cfg, seed), out_dir=args.out,
+                             progress=not args.no_progress)
+        t = res["test"]
+        print(f"{cfg.name} seed={seed}: test recall@20={t['recall@20']:.4f} "
+              f"ndcg@20={t['ndcg@20']:.4f} best_epoch={res['best_epoch']} "
+              f"s/epoch={res['seconds_per_epoch']:.3f} "
+              f"s/eval={res['seconds_per_eval']:.3f} -> {res['path']}")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    """Lists the named datasets with sizes and checksums."""
+    from graphcl_rec import data
+
+    for name in data.available():
+        info = data.info(name)
+        print(f"{name}: {info.get('users', '?')} users, {info.get('items', '?')} "
+              f"items, {info.get('train', '?')} train + {info.get('test', '?')} "
+              "test pairs")
+        for f in info.get("files", []):
+            print(f"  {f['path']}  {f['bytes']} bytes  sha256 {f['sha256']}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of ``graphcl-rec``."""
+    p = argparse.ArgumentParser(prog="graphcl-rec", description=__doc__)
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="main job: compare models on ML-100K")
+    r.add_argument("--epochs", type=int, default=300)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--device", default="auto")
+    r.add_argument("--models", default=None,
+                   help=f"comma-separated subset of {[n for n, _ in MAIN_JOB]}")
+    r.add_argument("--out", default="runs/main")
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(func=cmd_run)
+    t = sub.add_parser("train", help="train one TOML config")
+    t.add_argument("config")
+    t.add_argument("--seeds", type=int, nargs="+", default=None)
+    t.add_argument("--out", default=None)
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=cmd_train)
+    d = sub.add_parser("datasets", help="list datasets with sizes and checksums")
+    d.set_defaults(func=cmd_datasets)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; errors print one line (``--debug`` for the traceback)."""
+    p = parser()
+    args, extra = p.parse_known_args(argv)
+    if args.command == "train":
+        args.overrides = extra
+    elif extra:
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI's one-line error contract
+        if args.debug or os.environ.get("GRAPHCL_REC_DEBUG"):
+            raise
+        print(f"graphcl-rec: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Versions, git revision and device, recorded in every results file."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def git_revision(cwd: str | Path | None = None) -> str | None:
+    """The current ``git`` commit (with ``-dirty`` when modified), or ``None``."""
+    cwd = cwd or Path(__file__).resolve().parents[2]
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=cwd, capture_output=True, text=True, timeout=10,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{rev}-dirty" if dirty else rev
+
+
+def versions() -> dict[str, Any]:
+    """Versions of Python, torch, PyG and this library."""
+    import torch_geometric
+
+    import graphcl_rec
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "torch_geometric": torch_geometric.__version__,
+            "graphcl_rec": graphcl_rec.__version__,
+            "platform": platform.platform()}
+
+
+def device_info(device: torch.device) -> dict[str, Any]:
+    """A description of the compute device."""
+    if device.type == "cuda":
+        return {"type": "cuda", "name": torch.cuda.get_device_name(device)}
+    return {"type": "cpu", "threads": torch.get_num_threads(),
+            "processor": platform.processor() or platform.machine()}

@@ -1,0 +1,112 @@
+"""The encoder and recommender contracts every model follows."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from graphcl_rec.data.interactions import Interactions
+from graphcl_rec.data.sampling import Batch
+from graphcl_rec.registry import Registry
+
+ENCODERS = Registry("encoder")
+OBJECTIVES = Registry("objective")
+
+Perturb = Callable[[Tensor], Tensor]
+"""A function applied to the ``[N, d]`` node embeddings after every layer."""
+
+
+class EncoderOutput(NamedTuple):
+    """Final user/item embeddings and, on request, every layer's node embeddings."""
+
+    user: Tensor
+    item: Tensor
+    layers: list[Tensor]
+
+
+class Encoder(nn.Module, ABC):
+    """Maps one adjacency per layer to user and item embeddings.
+
+    Subclasses hold ``num_users``, ``num_items``, ``dim`` and ``num_layers`` and
+    implement :meth:`forward`, :meth:`ego` and :meth:`reset_parameters`.
+    """
+
+    num_users: int
+    num_items: int
+    dim: int
+    num_layers: int
+
+    @abstractmethod
+    def forward(
+        self, adjs: list[Tensor], perturb: Perturb | None = None
+    ) -> EncoderOutput:
+        """Propagates the embeddings.
+
+        Args:
+            adjs: ``num_layers`` normalised ``[U+I, U+I]`` adjacencies (one per layer).
+            perturb: Optional function applied to the node embeddings after every
+                propagation layer (SimGCL's noise).
+
+        Returns:
+            ``EncoderOutput(user [U, d], item [I, d], layers)`` where ``layers[l]`` is
+            the ``[U+I, d]`` output of layer ``l`` (``layers[0]`` the ego layer).
+        """
+
+    @abstractmethod
+    def ego(self) -> tuple[Tensor, Tensor]:
+        """Layer-0 user ``[U, d]`` and item ``[I, d]`` embeddings (for L2)."""
+
+    @abstractmethod
+    def reset_parameters(self) -> None:
+        """Re-initialises every parameter."""
+
+    def check_adjs(self, adjs: list[Tensor]) -> None:
+        """Raises ``ValueError`` unless exactly one adjacency per layer is given."""
+        if len(adjs) != self.num_layers:
+            raise ValueError(
+                f"{type(self).__name__} expects {self.num_layers} adjacencies "
+                f"(one per layer), got {len(adjs)}"
+            )
+
+
+class Recommender(nn.Module, ABC):
+    """An objective wrapped around an encoder; scores are dot products.
+
+    The trainer calls :meth:`sample_views` once per epoch, :meth:`loss` once per
+    batch and :meth:`on_step_end` after every optimiser step.
+    """
+
+    encoder: Encoder
+
+    def sample_views(
+        self, inter: Interactions, generator: torch.Generator
+    ) -> list[list[Tensor]] | None:
+        """Augmented views for this epoch (``None`` for purely supervised models)."""
+        return None
+
+    @abstractmethod
+    def loss(
+        self,
+        batch: Batch,
+        adjs: list[Tensor],
+        views: list[list[Tensor]] | None,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, Tensor]:
+        """Loss terms of one batch; must contain the key ``"loss"`` (the total)."""
+
+    def on_step_end(self) -> None:
+        """Hook after every optimiser step (EMA targets update here)."""
+
+    @torch.no_grad()
+    def embed(self, adjs: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """User ``[U, d]`` and item ``[I, d]`` embeddings used for ranking."""
+        out = self.encoder(adjs)
+        return out.user.detach(), out.item.detach()
+
+    def reset_parameters(self) -> None:
+        """Re-initialises the encoder (and any heads of the objective)."""
+        self.encoder.reset_parameters()

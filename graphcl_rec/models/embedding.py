@@ -1,0 +1,69 @@
+"""A shared node-embedding table for encoders (users first, then items)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from graphcl_rec.models.base import Encoder
+
+
+class EmbeddingEncoder(Encoder):
+    """Base for encoders whose input is one learnable ``[U+I, d]`` table.
+
+    Args:
+        num_users: Number of users ``U``.
+        num_items: Number of items ``I``.
+        dim: Embedding size ``d``.
+        init: ``"xavier"`` (SGL/SimGCL reference code) or ``"normal"`` (std 0.1,
+            LightGCN's PyTorch code).
+    """
+
+    def __init__(
+        self, num_users: int, num_items: int, dim: int = 64, init: str = "xavier"
+    ) -> None:
+        super().__init__()
+        if num_users <= 0 or num_items <= 0 or dim <= 0:
+            raise ValueError(
+                f"num_users, num_items and dim must be positive "
+                f"(got {num_users}, {num_items}, {dim})"
+            )
+        if init not in ("xavier", "normal"):
+            raise ValueError(
+                f"Could not resolve init '{init}' among choices ['normal', 'xavier']"
+            )
+        self.num_users, self.num_items, self.dim, self.init = (
+            num_users,
+            num_items,
+            dim,
+            init,
+        )
+        self.embedding = nn.Embedding(num_users + num_items, dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-initialises every parameter."""
+        if self.init == "xavier":
+            # Separate fans for the user and the item tables, as two nn.Embedding
+            # tables initialised with xavier_uniform would have.
+            with_users = self.embedding.weight[: self.num_users]
+            with_items = self.embedding.weight[self.num_users :]
+            nn.init.xavier_uniform_(with_users)
+            nn.init.xavier_uniform_(with_items)
+        else:
+            nn.init.normal_(self.embedding.weight, std=0.1)
+
+    def ego(self) -> tuple[Tensor, Tensor]:
+        """Layer-0 user ``[U, d]`` and item ``[I, d]`` embeddings."""
+        w = self.embedding.weight
+        return w[: self.num_users], w[self.num_users :]
+
+    def split(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Splits ``[U+I, d]`` node rows into user and item parts."""
+        return x[: self.num_users], x[self.num_users :]
+
+    def extra_repr(self) -> str:
+        """Constructor arguments shown by ``repr``."""
+        return (
+            f"num_users={self.num_users}, num_items={self.num_items}, "
+            f"dim={self.dim}, num_layers={self.num_layers}"
+        )

@@ -1,0 +1,80 @@
+"""LightGCN: linear propagation, layer mean."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from graphcl_rec.graph.propagate import spmm
+from graphcl_rec.models.base import ENCODERS, EncoderOutput, Perturb
+from graphcl_rec.models.embedding import EmbeddingEncoder
+
+
+@ENCODERS.register("lightgcn")
+class LightGCN(EmbeddingEncoder):
+    r"""LightGCN encoder (He et al., SIGIR 2020).
+
+    .. math::
+        E^{(l+1)} = \hat{A}_l E^{(l)}, \qquad
+        E = \frac{1}{L+1} \sum_{l=0}^{L} E^{(l)}
+
+    with :math:`\hat{A}_l = D^{-1/2} A_l D^{-1/2}` the (possibly augmented) adjacency
+    of layer :math:`l`. With ``perturb``, :math:`E^{(l+1)} = p(\hat{A}_l E^{(l)})`
+    (SimGCL's noise). With ``include_ego=False`` the mean runs over layers 1..L only,
+    which is what SimGCL's and XSimGCL's reference code computes.
+
+    Args:
+        num_users: Number of users ``U``.
+        num_items: Number of items ``I``.
+        dim: Embedding size ``d``.
+        num_layers: Number of propagation layers ``L``.
+        init: ``"xavier"`` or ``"normal"``.
+        include_ego: Average layers ``0..L`` (LightGCN, SGL) or ``1..L`` (SimGCL).
+
+    Shapes:
+        - adjs: ``L`` sparse ``[U+I, U+I]``
+        - output: user ``[U, d]``, item ``[I, d]``
+
+    Examples:
+        >>> import torch
+        >>> from graphcl_rec.data import Interactions
+        >>> from graphcl_rec.graph import adjacency
+        >>> inter = Interactions(torch.tensor([0, 1]), torch.tensor([1, 0]), 2, 2)
+        >>> enc = LightGCN(2, 2, dim=4, num_layers=2)
+        >>> enc([adjacency(inter)] * 2).user.shape
+        torch.Size([2, 4])
+    """
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        dim: int = 64,
+        num_layers: int = 3,
+        init: str = "xavier",
+        include_ego: bool = True,
+    ) -> None:
+        if num_layers < 0:
+            raise ValueError(f"'num_layers' must be >= 0 (got {num_layers})")
+        self.num_layers = num_layers
+        self.include_ego = include_ego or num_layers == 0
+        super().__init__(num_users, num_items, dim, init)
+
+    def forward(
+        self, adjs: list[Tensor], perturb: Perturb | None = None
+    ) -> EncoderOutput:
+        """See :meth:`graphcl_rec.models.base.Encoder.forward`."""
+        self.check_adjs(adjs)
+        x = self.embedding.weight
+        layers = [x]
+        for adj in adjs:
+            x = spmm(adj, x)
+            if perturb is not None:
+                x = perturb(x)
+            layers.append(x)
+        stack = layers if self.include_ego else layers[1:]
+        out = stack[0]
+        for t in stack[1:]:
+            out = out + t
+        out = out / len(stack)
+        user, item = self.split(out)
+        return EncoderOutput(user, item, layers)

@@ -1,0 +1,47 @@
+"""Matrix factorisation: the graph-free baseline encoder."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from graphcl_rec.models.base import ENCODERS, EncoderOutput, Perturb
+from graphcl_rec.models.embedding import EmbeddingEncoder
+
+
+@ENCODERS.register("mf")
+class MF(EmbeddingEncoder):
+    r"""Plain embedding lookup, :math:`s(u, i) = e_u^\top e_i`.
+
+    It takes no adjacency (``num_layers = 0``); ``perturb`` is applied once to the
+    output, so noise-view objectives still work.
+
+    Args:
+        num_users: Number of users ``U``.
+        num_items: Number of items ``I``.
+        dim: Embedding size ``d``.
+        init: ``"xavier"`` or ``"normal"``.
+
+    Shapes:
+        - output: user ``[U, d]``, item ``[I, d]``
+
+    Examples:
+        >>> enc = MF(3, 4, dim=8)
+        >>> out = enc([])
+        >>> tuple(out.user.shape), tuple(out.item.shape)
+        ((3, 8), (4, 8))
+    """
+
+    num_layers = 0
+
+    def forward(
+        self, adjs: list[Tensor], perturb: Perturb | None = None
+    ) -> EncoderOutput:
+        """See :meth:`graphcl_rec.models.base.Encoder.forward`."""
+        self.check_adjs(adjs)
+        x = self.embedding.weight
+        layers = [x]
+        if perturb is not None:
+            x = perturb(x)
+            layers.append(x)
+        user, item = self.split(x)
+        return EncoderOutput(user, item, layers)

@@ -1,0 +1,8 @@
+"""Training loop, early stopping and seeding."""
+
+from graphcl_rec.train.early_stopping import EarlyStopping
+from graphcl_rec.train.history import History
+from graphcl_rec.train.seed import resolve_device, seed_everything
+from graphcl_rec.train.trainer import Trainer
+
+__all__ = ["EarlyStopping", "History", "Trainer", "resolve_device", "seed_everything"]

@@ -1,0 +1,81 @@
+"""Early stopping on a validation metric (Lightning's names and semantics)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+class EarlyStopping:
+    """Stops training when a monitored metric stops improving.
+
+    ``patience`` counts evaluations, not epochs. An evaluation improves when
+    ``current - min_delta > best`` (``mode="max"``) or ``current + min_delta < best``
+    (``mode="min"``); training stops once ``wait >= patience``.
+
+    Args:
+        monitor: Metric key, e.g. ``"recall@20"``.
+        mode: ``"max"`` or ``"min"``.
+        patience: Evaluations without improvement before stopping.
+        min_delta: Minimum change that counts as an improvement.
+
+    Examples:
+        >>> es = EarlyStopping("recall@20", patience=2)
+        >>> [es.step({"recall@20": v}) for v in (0.1, 0.2, 0.2, 0.19)]
+        [False, False, False, True]
+        >>> es.best, es.best_step
+        (0.2, 1)
+    """
+
+    def __init__(self, monitor: str = "recall@20", mode: str = "max",
+                 patience: int = 10, min_delta: float = 0.0) -> None:
+        if mode not in ("max", "min"):
+            raise ValueError(f"Could not resolve mode '{mode}' among choices "
+                             "['max', 'min']")
+        if patience < 1:
+            raise ValueError(f"'patience' must be >= 1 (got {patience})")
+        if min_delta < 0:
+            raise ValueError(f"'min_delta' must be >= 0 (got {min_delta})")
+        self.monitor, self.mode = monitor, mode
+        self.patience, self.min_delta = patience, min_delta
+        self.best = -math.inf if mode == "max" else math.inf
+        self.best_step = -1
+        self.wait = 0
+        self.num_steps = 0
+        self.improved = False
+
+    def is_better(self, current: float) -> bool:
+        """Whether ``current`` improves on the best value by more than ``min_delta``."""
+        if self.mode == "max":
+            return current - self.min_delta > self.best
+        return current + self.min_delta < self.best
+
+    def step(self, metrics: dict[str, float]) -> bool:
+        """Records one evaluation; returns ``True`` when training should stop."""
+        if self.monitor not in metrics:
+            raise KeyError(f"monitored metric '{self.monitor}' not in "
+                           f"{sorted(metrics)}")
+        current = float(metrics[self.monitor])
+        self.improved = math.isfinite(current) and self.is_better(current)
+        if self.improved:
+            self.best, self.best_step, self.wait = current, self.num_steps, 0
+        else:
+            self.wait += 1
+        self.num_steps += 1
+        return self.wait >= self.patience
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume exactly."""
+        return {"monitor": self.monitor, "mode": self.mode, "patience": self.patience,
+                "min_delta": self.min_delta, "best": self.best,
+                "best_step": self.best_step, "wait": self.wait,
+                "num_steps": self.num_steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores a :meth:`state_dict`."""
+        for key, value in state.items():
+            setattr(self, key, value)
+
+    def __repr__(self) -> str:
+        return (f"EarlyStopping(monitor='{self.monitor}', mode='{self.mode}', "
+                f"patience={self.patience}, min_delta={self.min_delta})")

@@ -1,0 +1,57 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from graphcl_rec.data.sampling import Batch
+from graphcl_rec.models import MF, BPRRecommender, LightGCN
+from graphcl_rec.graph import adjacency
+from tests.conftest import random_interactions
+
+
+def test_bpr_loss_matches_reference_formula():
+    enc = MF(5, 6, dim=4)
+    model = BPRRecommender(enc, reg_weight=0.5)
+    batch = Batch(torch.tensor([0, 1, 4]), torch.tensor([0, 2, 5]), torch.tensor([1, 3, 4]))
+    out = model.loss(batch, [], None)
+    e = enc.embedding.weight.detach()
+    u, p, n = e[batch.user], e[5 + batch.pos], e[5 + batch.neg]
+    ref_bpr = -torch.log(torch.sigmoid((u * p).sum(1) - (u * n).sum(1))).mean()
+    ref_reg = 0.5 * (u.pow(2).sum() + p.pow(2).sum() + n.pow(2).sum()) / 3
+    torch.testing.assert_close(out["bpr"], ref_bpr)
+    torch.testing.assert_close(out["reg"], ref_reg)
+    torch.testing.assert_close(out["loss"], ref_bpr + 0.5 * ref_reg)
+
+
+def test_multiple_and_hard_negatives():
+    enc = MF(4, 8, dim=4)
+    batch = Batch(torch.tensor([0, 1]), torch.tensor([0, 1]),
+                  torch.tensor([[2, 3, 4], [5, 6, 7]]))
+    all_neg = BPRRecommender(enc).loss(batch, [], None)
+    assert torch.isfinite(all_neg["loss"])
+    hard = BPRRecommender(enc, hard_negatives=True)
+    out = enc([])
+    chosen = hard.select_negatives(batch, out)
+    scores = (out.user[batch.user].unsqueeze(1) * out.item[batch.neg]).sum(-1)
+    assert torch.equal(chosen, batch.neg.gather(1, scores.argmax(1, keepdim=True))[:, 0])
+
+
+def test_gradients_reach_ego_through_lightgcn():
+    inter = random_interactions(10, 10, 30)
+    enc = LightGCN(10, 10, dim=4, num_layers=2)
+    model = BPRRecommender(enc)
+    batch = Batch(inter.user[:5], inter.item[:5], torch.arange(5))
+    model.loss(batch, [adjacency(inter)] * 2, None)["loss"].backward()
+    assert enc.embedding.weight.grad.abs().sum() > 0
+
+
+def test_bpr_is_stable_for_large_margins():
+    from graphcl_rec.losses import bpr_loss
+    assert torch.isfinite(bpr_loss(torch.tensor([-1e4]), torch.tensor([1e4])))
+    assert bpr_loss(torch.tensor([1e4]), torch.tensor([-1e4])).item() == 0.0
+    assert bpr_loss(torch.tensor([0.3]), torch.tensor([0.1])).item() == pytest.approx(
+        -F.logsigmoid(torch.tensor(0.2)).item())
+
+
+def test_negative_reg_weight_rejected():
+    with pytest.raises(ValueError, match="reg_weight"):
+        BPRRecommender(MF(2, 2, dim=2), reg_weight=-1)

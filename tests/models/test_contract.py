@@ -1,0 +1,102 @@
+import pytest
+import torch
+
+from graphcl_rec.graph import adjacency
+from graphcl_rec.models import ENCODERS, LightGCN
+from tests.conftest import random_interactions
+
+INTER = random_interactions(12, 9, 40)
+
+
+def build(name, cls):
+    return cls(INTER.num_users, INTER.num_items, dim=8)
+
+
+def adjs_for(encoder, per_layer=False):
+    if per_layer:
+        return [adjacency(INTER.subset(torch.rand(len(INTER)) > 0.2))
+                for _ in range(encoder.num_layers)]
+    return [adjacency(INTER)] * encoder.num_layers
+
+
+@pytest.mark.parametrize("name,cls", ENCODERS.items())
+def test_output_shapes(name, cls):
+    enc = build(name, cls)
+    out = enc(adjs_for(enc))
+    assert out.user.shape == (12, 8) and out.item.shape == (9, 8)
+    assert out.layers[0].shape == (21, 8)
+
+
+@pytest.mark.parametrize("name,cls", ENCODERS.items())
+@pytest.mark.parametrize("per_layer", [False, True])
+def test_gradients_reach_ego(name, cls, per_layer):
+    enc = build(name, cls)
+    out = enc(adjs_for(enc, per_layer))
+    (out.user.sum() + out.item.pow(2).sum()).backward()
+    ego_u, ego_i = enc.ego()
+    assert enc.embedding.weight.grad is not None
+    assert enc.embedding.weight.grad.abs().sum() > 0
+    assert ego_u.shape == (12, 8) and ego_i.shape == (9, 8)
+
+
+@pytest.mark.parametrize("name,cls", ENCODERS.items())
+def test_deterministic_in_eval_and_reset(name, cls):
+    enc = build(name, cls).eval()
+    a = enc(adjs_for(enc)).user
+    b = enc(adjs_for(enc)).user
+    assert torch.equal(a, b)
+    before = enc.embedding.weight.detach().clone()
+    enc.reset_parameters()
+    assert not torch.equal(before, enc.embedding.weight)
+    assert name in repr(enc).lower() or type(enc).__name__ in repr(enc)
+
+
+@pytest.mark.parametrize("name,cls", ENCODERS.items())
+def test_wrong_number_of_adjacencies(name, cls):
+    enc = build(name, cls)
+    with pytest.raises(ValueError, match="one per layer"):
+        enc([adjacency(INTER)] * (enc.num_layers + 1))
+
+
+@pytest.mark.parametrize("name,cls", ENCODERS.items())
+def test_perturb_is_applied(name, cls):
+    enc = build(name, cls)
+    calls = []
+
+    def perturb(x):
+        calls.append(x.shape)
+        return x + 1.0
+
+    clean = enc(adjs_for(enc)).user
+    noisy = enc(adjs_for(enc), perturb=perturb).user
+    assert len(calls) == max(enc.num_layers, 1)
+    assert not torch.allclose(clean, noisy)
+
+
+def test_lightgcn_is_layer_mean():
+    enc = LightGCN(12, 9, dim=4, num_layers=2)
+    a = adjacency(INTER).to_dense()
+    x0 = enc.embedding.weight.detach()
+    expected = (x0 + a @ x0 + a @ (a @ x0)) / 3
+    out = enc([adjacency(INTER)] * 2)
+    torch.testing.assert_close(torch.cat([out.user, out.item]), expected)
+    enc_no_ego = LightGCN(12, 9, dim=4, num_layers=2, include_ego=False)
+    enc_no_ego.load_state_dict(enc.state_dict())
+    out2 = enc_no_ego([adjacency(INTER)] * 2)
+    torch.testing.assert_close(torch.cat([out2.user, out2.item]),
+                               (a @ x0 + a @ (a @ x0)) / 2)
+
+
+def test_sgc_is_last_layer_with_optional_linear():
+    from graphcl_rec.models import SGC
+    enc = SGC(12, 9, dim=4, num_layers=2, linear=True)
+    a = adjacency(INTER).to_dense()
+    x0 = enc.embedding.weight.detach()
+    out = enc([adjacency(INTER)] * 2)
+    torch.testing.assert_close(torch.cat([out.user, out.item]), a @ (a @ x0))
+
+
+@pytest.mark.parametrize("kwargs", [{"dim": 0}, {"init": "zeros"}, {"num_layers": -1}])
+def test_invalid_arguments(kwargs):
+    with pytest.raises(ValueError):
+        LightGCN(3, 3, **kwargs)

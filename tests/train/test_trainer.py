@@ -1,0 +1,82 @@
+import json
+
+import pytest
+import torch
+
+from graphcl_rec.eval import evaluate
+from graphcl_rec.models import MF, BPRRecommender, LightGCN, SGC
+from graphcl_rec.train import EarlyStopping, Trainer, seed_everything
+from tests.conftest import make_checkerboard
+
+
+@pytest.mark.parametrize("encoder", [LightGCN, MF, SGC])
+def test_checkerboard_is_learned(encoder):
+    train, test = make_checkerboard(20)
+    model = BPRRecommender(encoder(20, 20, dim=16, **({} if encoder is MF else {"num_layers": 2})),
+                           reg_weight=1e-4)
+    trainer = Trainer(epochs=60, batch_size=64, lr=0.05, progress=False, seed=0, k=[1],
+                      sampler="interaction")
+    trainer.fit(model, train, val=test)
+    metrics = evaluate(model, graph=train, target=test, exclude=train, k=[1])
+    assert metrics["hit@1"] >= 0.9
+
+
+def test_same_seed_same_weights_and_history(tmp_path):
+    train, val = make_checkerboard(10)
+
+    def run(seed):
+        model = BPRRecommender(LightGCN(10, 10, dim=8, num_layers=2))
+        hist = Trainer(epochs=3, batch_size=16, progress=False, seed=seed).fit(
+            model, train, val)
+        return model.encoder.embedding.weight.detach().clone(), hist
+
+    w1, h1 = run(0)
+    w2, h2 = run(0)
+    w3, _ = run(1)
+    assert torch.equal(w1, w2)
+    assert [r["loss"] for r in h1] == [r["loss"] for r in h2]
+    assert not torch.equal(w1, w3)
+
+
+def test_early_stopping_restores_best_and_logs(tmp_path):
+    train, val = make_checkerboard(10)
+    model = BPRRecommender(MF(10, 10, dim=4))
+    log = tmp_path / "log.jsonl"
+    es = EarlyStopping("recall@5", patience=2)
+    hist = Trainer(epochs=200, batch_size=16, lr=0.2, k=[5], early_stopping=es,
+                   progress=False, log_path=log).fit(model, train, val)
+    assert hist.stopped_early and len(hist) < 200
+    assert hist.best_epoch == 1 + es.best_step
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(lines) == len(hist) and "val" in lines[0] and "train_seconds" in lines[0]
+    restored = evaluate(model, graph=train, target=val, exclude=train, k=[5])
+    assert restored["recall@5"] == pytest.approx(hist.best["recall@5"])
+
+
+def test_nan_loss_stops_with_epoch_and_step():
+    train, val = make_checkerboard(10)
+    model = BPRRecommender(MF(10, 10, dim=4))
+    with torch.no_grad():
+        model.encoder.embedding.weight[0, 0] = float("nan")
+    with pytest.raises(FloatingPointError, match="epoch 1, step 1"):
+        Trainer(epochs=2, progress=False, reset_parameters=False).fit(model, train, val)
+
+
+def test_max_seconds_budget():
+    train, val = make_checkerboard(10)
+    hist = Trainer(epochs=1000, batch_size=8, progress=False, max_seconds=0.0).fit(
+        BPRRecommender(MF(10, 10, dim=4)), train, val)
+    assert len(hist) == 1
+
+
+def test_invalid_trainer_arguments():
+    with pytest.raises(ValueError):
+        Trainer(epochs=-1)
+    with pytest.raises(ValueError, match="device"):
+        Trainer(device="tpu", progress=False).fit(
+            BPRRecommender(MF(10, 10, dim=4)), *make_checkerboard(10))
+
+
+def test_seed_everything_rejects_negative():
+    with pytest.raises(ValueError):
+        seed_everything(-1)
