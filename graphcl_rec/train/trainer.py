@@ -105,7 +105,8 @@ class Trainer:
         sampler = PairSampler(train, self.batch_size, mode=self.sampler,
                               num_negatives=self.num_negatives,
                               negatives=self.negatives)
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr,
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.Adam(params, lr=self.lr,
                                weight_decay=self.weight_decay)
         stopper = self.early_stopping or EarlyStopping(f"recall@{self.k[0]}",
                                                        patience=2**31 - 1)

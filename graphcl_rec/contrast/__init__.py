@@ -1,0 +1,20 @@
+"""Contrastive objectives: BPR plus one self-supervised term each."""
+
+from graphcl_rec.contrast.base import ContrastiveRecommender, ema_update, make_target
+from graphcl_rec.contrast.byol import BYOL
+from graphcl_rec.contrast.moco import MoCo, queue_nce
+from graphcl_rec.contrast.sgl import SGL
+from graphcl_rec.contrast.simgcl import SimGCL, XSimGCL, uniform_noise
+
+__all__ = [
+    "BYOL",
+    "SGL",
+    "ContrastiveRecommender",
+    "MoCo",
+    "SimGCL",
+    "XSimGCL",
+    "ema_update",
+    "make_target",
+    "queue_nce",
+    "uniform_noise",
+]

@@ -1,0 +1,113 @@
+"""Shared pieces of the contrastive objectives: the InfoNCE term and EMA targets."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import Tensor, nn
+
+from graphcl_rec.data.sampling import Batch
+from graphcl_rec.losses.contrastive import info_nce
+from graphcl_rec.models.base import Encoder
+from graphcl_rec.models.bpr import BPRRecommender
+
+NEGATIVES = ("all", "batch")
+
+
+class ContrastiveRecommender(BPRRecommender):
+    r"""BPR plus a weighted InfoNCE term between two embeddings of the batch's nodes.
+
+    .. math::
+        \mathcal{L} = \mathcal{L}_{BPR} + \lambda_2 R
+            + \lambda_{ssl} \left(\mathcal{L}^{user}_{NCE} + \mathcal{L}^{item}_{NCE}\right)
+
+    The contrasted nodes are the batch's unique users and unique positive items.
+    With ``negatives="all"`` every user (item) of the second view is a candidate
+    (SGL's reference code); with ``"batch"`` only the batch's unique users (items)
+    are (SELFRec, SimGCL, XSimGCL).
+
+    Args:
+        encoder: Any encoder.
+        tau: Temperature.
+        ssl_weight: :math:`\lambda_{ssl}`.
+        reg_weight: :math:`\lambda_2`.
+        negatives: ``"all"`` or ``"batch"``.
+        reduction: ``"mean"`` over anchors (matches SELFRec/SimGCL weights; with the
+            mean BPR term this keeps SGL's sum-over-everything ratio) or ``"sum"``.
+        hard_negatives: Passed to :class:`BPRRecommender`.
+    """
+
+    def __init__(self, encoder: Encoder, tau: float = 0.2, ssl_weight: float = 0.1,
+                 reg_weight: float = 1e-4, negatives: str = "all",
+                 reduction: str = "mean", hard_negatives: bool = False) -> None:
+        super().__init__(encoder, reg_weight=reg_weight, hard_negatives=hard_negatives)
+        if tau <= 0:
+            raise ValueError(f"'tau' must be positive (got {tau})")
+        if ssl_weight < 0:
+            raise ValueError(f"'ssl_weight' must be >= 0 (got {ssl_weight})")
+        if negatives not in NEGATIVES:
+            raise ValueError(f"Could not resolve negatives '{negatives}' among choices "
+                             f"{list(NEGATIVES)}")
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"Could not resolve reduction '{reduction}' among choices "
+                             "['mean', 'sum']")
+        self.tau, self.ssl_weight = tau, ssl_weight
+        self.negatives, self.reduction = negatives, reduction
+
+    def nce(self, view1: Tensor, view2: Tensor, index: Tensor) -> Tensor:
+        """InfoNCE of rows ``index`` of ``view1`` against ``view2``.
+
+        Args:
+            view1: ``[N, d]`` anchors' view.
+            view2: ``[N, d]`` positives' (and negatives') view.
+            index: ``[B]`` unique node indices.
+
+        Returns:
+            Scalar loss.
+        """
+        if self.negatives == "all":
+            return info_nce(view1[index], view2, index, self.tau, self.reduction)
+        target = torch.arange(index.numel(), device=index.device)
+        return info_nce(view1[index], view2[index], target, self.tau, self.reduction)
+
+    def contrast(self, batch: Batch, user1: Tensor, item1: Tensor, user2: Tensor,
+                 item2: Tensor) -> Tensor:
+        """User and item InfoNCE terms for the batch's unique users and items."""
+        users = torch.unique(batch.user)
+        items = torch.unique(batch.pos)
+        return self.nce(user1, user2, users) + self.nce(item1, item2, items)
+
+    def combine(self, terms: dict[str, Tensor], ssl: Tensor) -> dict[str, Tensor]:
+        """Adds the weighted contrastive term to the BPR terms."""
+        terms["loss"] = terms["loss"] + self.ssl_weight * ssl
+        terms["ssl"] = ssl.detach()
+        return terms
+
+    def extra_repr(self) -> str:
+        """Constructor arguments shown by ``repr``."""
+        return (f"tau={self.tau}, ssl_weight={self.ssl_weight}, "
+                f"reg_weight={self.reg_weight}, negatives='{self.negatives}', "
+                f"reduction='{self.reduction}'")
+
+
+def make_target(encoder: Encoder) -> Encoder:
+    """A frozen copy of ``encoder`` for EMA (momentum) targets."""
+    target = copy.deepcopy(encoder)
+    for p in target.parameters():
+        p.requires_grad_(False)
+    return target
+
+
+@torch.no_grad()
+def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
+    r"""In-place :math:`\theta_t \leftarrow m \theta_t + (1 - m) \theta_o`."""
+    for t, o in zip(target.parameters(), online.parameters()):
+        t.mul_(momentum).add_(o.detach(), alpha=1.0 - momentum)
+
+
+def check_momentum(momentum: float) -> float:
+    """Validates an EMA momentum in ``[0, 1]``."""
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"'momentum' has to be in [0, 1] (got {momentum})")
+    return float(momentum)

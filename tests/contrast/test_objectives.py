@@ -1,0 +1,185 @@
+import pytest
+import torch
+
+from graphcl_rec.augment import EdgeDropout, NodeDropout
+from graphcl_rec.contrast import BYOL, SGL, MoCo, SimGCL, XSimGCL, queue_nce, uniform_noise
+from graphcl_rec.data.sampling import Batch, PairSampler
+from graphcl_rec.eval import evaluate
+from graphcl_rec.graph import adjacency
+from graphcl_rec.models import ENCODERS, OBJECTIVES, MF, LightGCN, SGC
+from graphcl_rec.train import Trainer
+from tests.conftest import make_checkerboard, random_interactions
+
+INTER = random_interactions(15, 12, 60)
+
+
+def encoder_of(name, cls):
+    kwargs = {} if name == "mf" else {"num_layers": 2}
+    return cls(INTER.num_users, INTER.num_items, dim=8, **kwargs)
+
+
+def objective(name, encoder, **kwargs):
+    cls = OBJECTIVES.get(name)
+    if name in ("sgl",):
+        return cls(encoder, augment=EdgeDropout(0.2), **kwargs)
+    if name == "xsimgcl":
+        return cls(encoder, contrast_layer=1, **kwargs)
+    return cls(encoder, **kwargs)
+
+
+def one_step(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    adjs = [adjacency(INTER)] * model.encoder.num_layers
+    views = model.sample_views(INTER, g)
+    batch = next(iter(PairSampler(INTER, batch_size=16).epoch(g)))
+    return model.loss(batch, adjs, views, g)
+
+
+@pytest.mark.parametrize("obj", list(OBJECTIVES))
+@pytest.mark.parametrize("enc_name,enc_cls", ENCODERS.items())
+def test_every_objective_composes_with_every_encoder(obj, enc_name, enc_cls):
+    model = objective(obj, encoder_of(enc_name, enc_cls))
+    out = one_step(model)
+    assert torch.isfinite(out["loss"]) and "bpr" in out
+    out["loss"].backward()
+    assert model.encoder.embedding.weight.grad.abs().sum() > 0
+    model.on_step_end()
+    model.reset_parameters()
+    assert type(model).__name__ in repr(model)
+
+
+@pytest.mark.parametrize("obj", ["moco", "byol"])
+def test_ema_target_gets_no_gradient_and_moves(obj):
+    model = objective(obj, LightGCN(15, 12, dim=8, num_layers=2))
+    before = model.target.embedding.weight.detach().clone()
+    out = one_step(model)
+    out["loss"].backward()
+    assert model.target.embedding.weight.grad is None
+    with torch.no_grad():
+        model.encoder.embedding.weight.add_(1.0)
+    model.on_step_end()
+    after = model.target.embedding.weight
+    expected = model.momentum * before + (1 - model.momentum) * model.encoder.embedding.weight
+    torch.testing.assert_close(after, expected)
+
+
+def test_sgl_loss_equals_reference_formula():
+    enc = LightGCN(15, 12, dim=8, num_layers=2)
+    model = SGL(enc, augment=EdgeDropout(0.3), tau=0.5, ssl_weight=0.7, negatives="all")
+    g = torch.Generator().manual_seed(1)
+    views = model.sample_views(INTER, g)
+    batch = Batch(torch.tensor([0, 0, 3]), torch.tensor([1, 2, 1]), torch.tensor([4, 5, 6]))
+    out = model.loss(batch, [adjacency(INTER)] * 2, views)
+    z1, z2 = enc(views[0]), enc(views[1])
+
+    def ref(a, b, idx):
+        a = torch.nn.functional.normalize(a, dim=1)
+        b = torch.nn.functional.normalize(b, dim=1)
+        total = 0.0
+        for i in idx:
+            logits = (a[i] @ b.T) / 0.5
+            total += -(logits[i] - torch.logsumexp(logits, 0))
+        return total / len(idx)
+
+    expected = ref(z1.user, z2.user, [0, 3]) + ref(z1.item, z2.item, [1, 2])
+    torch.testing.assert_close(out["ssl"], expected.detach())
+    bpr_only = model.bpr_terms(batch, enc([adjacency(INTER)] * 2))
+    torch.testing.assert_close(out["loss"], bpr_only["loss"] + 0.7 * expected,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_sgl_views_per_layer_and_shared():
+    enc = LightGCN(15, 12, dim=8, num_layers=3)
+    g = torch.Generator().manual_seed(0)
+    shared = SGL(enc, augment=EdgeDropout(0.2)).sample_views(INTER, g)
+    assert len(shared) == 2 and all(len(v) == 3 for v in shared)
+    assert shared[0][0] is shared[0][1]
+    per = SGL(enc, augment=EdgeDropout(0.2, per_layer=True)).sample_views(INTER, g)
+    assert per[0][0] is not per[0][1]
+    nd = SGL(enc, augment=NodeDropout(0.2)).sample_views(INTER, g)
+    assert nd[0][0]._nnz() < adjacency(INTER)._nnz()
+
+
+def test_sgl_batch_negatives_and_sum_reduction():
+    enc = LightGCN(15, 12, dim=8, num_layers=2)
+    a = SGL(enc, augment=EdgeDropout(0.2), negatives="batch", reduction="sum")
+    out = one_step(a)
+    assert torch.isfinite(out["ssl"])
+    with pytest.raises(ValueError, match="negatives"):
+        SGL(enc, negatives="some")
+    with pytest.raises(ValueError, match="views"):
+        a.loss(Batch(*[torch.tensor([0])] * 3), [adjacency(INTER)] * 2, None)
+
+
+def test_uniform_noise_has_norm_eps_and_sign_of_input():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(50, 16)
+    y = uniform_noise(0.3, g)(x)
+    d = y - x
+    torch.testing.assert_close(d.norm(dim=1), torch.full((50,), 0.3))
+    assert torch.all((d * x) >= 0)
+
+
+def test_xsimgcl_contrasts_final_with_layer():
+    enc = LightGCN(15, 12, dim=8, num_layers=3, include_ego=False)
+    with pytest.raises(ValueError, match="contrast_layer"):
+        XSimGCL(enc, contrast_layer=4)
+    model = XSimGCL(enc, eps=0.0, contrast_layer=2, ssl_weight=1.0, tau=0.2)
+    batch = Batch(torch.tensor([1, 2]), torch.tensor([3, 4]), torch.tensor([5, 6]))
+    out = model.loss(batch, [adjacency(INTER)] * 3, None, torch.Generator())
+    clean = enc([adjacency(INTER)] * 3)
+    layer = clean.layers[2]
+    from graphcl_rec.losses import info_nce
+    expected = (info_nce(clean.user[[1, 2]], layer[:15][[1, 2]], torch.arange(2), 0.2)
+                + info_nce(clean.item[[3, 4]], layer[15:][[3, 4]], torch.arange(2), 0.2))
+    torch.testing.assert_close(out["ssl"], expected.detach())
+
+
+def test_simgcl_views_differ_and_clean_pass_for_ranking():
+    model = SimGCL(LightGCN(15, 12, dim=8, num_layers=2), eps=0.1)
+    out = one_step(model)
+    assert out["ssl"] > 0
+    a = model.embed([adjacency(INTER)] * 2)
+    b = model.embed([adjacency(INTER)] * 2)
+    assert torch.equal(a[0], b[0])
+
+
+def test_queue_nce_reference_and_queue_fifo():
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    queue = torch.nn.functional.normalize(torch.randn(5, 3, generator=g), dim=1)
+    qn, kn = (torch.nn.functional.normalize(t, dim=1) for t in (q, k))
+    logits = torch.cat([(qn * kn).sum(1, keepdim=True), qn @ queue.T], 1) / 0.1
+    ref = (torch.logsumexp(logits, 1) - logits[:, 0]).mean()
+    torch.testing.assert_close(queue_nce(q, k, queue, 0.1), ref)
+    model = MoCo(MF(15, 12, dim=8), queue_size=5)
+    assert model.queue("user").shape == (0, 8)
+    for s in range(3):
+        one_step(model, seed=s)
+        model.on_step_end()
+    assert model.queue("user").shape == (5, 8)
+    assert int(model.user_ptr) < 5
+
+
+def test_byol_pairs_modes():
+    for pairs in ("interaction", "node"):
+        model = BYOL(LightGCN(15, 12, dim=8, num_layers=2), augment=EdgeDropout(0.1),
+                     pairs=pairs)
+        out = one_step(model)
+        assert 0 <= out["ssl"] <= 8
+    with pytest.raises(ValueError, match="pairs"):
+        BYOL(MF(3, 3, dim=2), pairs="x")
+    with pytest.raises(ValueError, match="momentum"):
+        BYOL(MF(3, 3, dim=2), momentum=1.5)
+
+
+@pytest.mark.parametrize("obj", list(OBJECTIVES))
+def test_learnability_on_checkerboard(obj):
+    train, test = make_checkerboard(20)
+    encoder = LightGCN(20, 20, dim=16, num_layers=2)
+    # Two communities of ten items: a strong uniformity term (SimGCL's 0.5 is tuned
+    # for ~40k items) fights the structure, so every objective uses weight 0.1 here.
+    model = objective(obj, encoder, **({} if obj == "bpr" else {"ssl_weight": 0.1}))
+    Trainer(epochs=40, batch_size=64, lr=0.05, k=[1], progress=False,
+            sampler="interaction").fit(model, train, val=test)
+    assert evaluate(model, graph=train, target=test, exclude=train, k=[1])["hit@1"] >= 0.9
