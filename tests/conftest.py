@@ -7,8 +7,20 @@ from graphcl_rec.data import Interactions
 @pytest.fixture
 def toy() -> Interactions:
     """6 users x 5 items, written out by hand."""
-    pairs = [(0, 0), (0, 1), (1, 1), (1, 2), (2, 0), (2, 3), (3, 4), (4, 2), (4, 4),
-             (5, 0), (5, 1), (5, 3)]
+    pairs = [
+        (0, 0),
+        (0, 1),
+        (1, 1),
+        (1, 2),
+        (2, 0),
+        (2, 3),
+        (3, 4),
+        (4, 2),
+        (4, 4),
+        (5, 0),
+        (5, 1),
+        (5, 3),
+    ]
     user = torch.tensor([p[0] for p in pairs])
     item = torch.tensor([p[1] for p in pairs])
     return Interactions(user, item, 6, 5)
@@ -41,8 +53,9 @@ def generator() -> torch.Generator:
     return torch.Generator().manual_seed(0)
 
 
-def random_interactions(num_users: int, num_items: int, num_pairs: int,
-                        seed: int = 0) -> Interactions:
+def random_interactions(
+    num_users: int, num_items: int, num_pairs: int, seed: int = 0
+) -> Interactions:
     g = torch.Generator().manual_seed(seed)
     keys = torch.randperm(num_users * num_items, generator=g)[:num_pairs]
     return Interactions(keys // num_items, keys % num_items, num_users, num_items)

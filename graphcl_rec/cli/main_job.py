@@ -10,7 +10,8 @@ ENCODER = {"dim": 64}
 LIGHTGCN = {"name": "lightgcn", "num_layers": 3, **ENCODER}
 
 MAIN_JOB: list[tuple[str, dict[str, Any]]] = [
-    ("MF", {"objective": "bpr", "reg_weight": 1e-4, "encoder": {"name": "mf", **ENCODER}}),
+    ("MF", {"objective": "bpr", "reg_weight": 1e-4,
+            "encoder": {"name": "mf", **ENCODER}}),
     ("LightGCN", {"objective": "bpr", "reg_weight": 1e-4, "encoder": LIGHTGCN}),
 ]
 

@@ -20,7 +20,7 @@ class ContrastiveRecommender(BPRRecommender):
 
     .. math::
         \mathcal{L} = \mathcal{L}_{BPR} + \lambda_2 R
-            + \lambda_{ssl} \left(\mathcal{L}^{user}_{NCE} + \mathcal{L}^{item}_{NCE}\right)
+            + \lambda_{ssl} (\mathcal{L}^{user}_{NCE} + \mathcal{L}^{item}_{NCE})
 
     The contrasted nodes are the batch's unique users and unique positive items.
     With ``negatives="all"`` every user (item) of the second view is a candidate

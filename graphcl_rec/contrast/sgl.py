@@ -22,7 +22,8 @@ class SGL(ContrastiveRecommender):
 
     .. math::
         \mathcal{L}^{user}_{NCE} = -\sum_{u \in B}
-          \log \frac{\exp(\cos(z'_u, z''_u)/\tau)}{\sum_{v} \exp(\cos(z'_u, z''_v)/\tau)}
+          \log \frac{\exp(\cos(z'_u, z''_u)/\tau)}
+                     {\sum_{v} \exp(\cos(z'_u, z''_v)/\tau)}
 
     (and likewise for items), added to BPR on the un-augmented graph.
 

@@ -15,8 +15,11 @@ from graphcl_rec.models.base import OBJECTIVES, Encoder
 
 def uniform_noise(eps: float, generator: torch.Generator | None
                   ) -> Callable[[Tensor], Tensor]:
-    r"""SimGCL's perturbation :math:`e + \epsilon \, \mathrm{sign}(e) \odot
-    \frac{\Delta}{\lVert \Delta \rVert_2}`, :math:`\Delta \sim U(0, 1)^d`.
+    r"""SimGCL's perturbation of the node embeddings after each layer.
+
+    .. math::
+        e' = e + \epsilon \, \mathrm{sign}(e) \odot
+             \frac{\Delta}{\lVert \Delta \rVert_2}, \qquad \Delta \sim U(0, 1)^d
 
     Args:
         eps: Noise magnitude :math:`\epsilon` (the L2 norm of each row's noise).

@@ -1,5 +1,30 @@
 """Interactions, readers, splits, samplers and named datasets."""
 
+from graphcl_rec.data.datasets import available, info, load
 from graphcl_rec.data.interactions import Interactions, concat
+from graphcl_rec.data.io import load_interactions
+from graphcl_rec.data.kcore import k_core
+from graphcl_rec.data.lightgcn import read_lightgcn
+from graphcl_rec.data.split import (
+    check_disjoint,
+    holdout,
+    leave_one_out,
+    random_split,
+    temporal_split,
+)
 
-__all__ = ["Interactions", "concat"]
+__all__ = [
+    "Interactions",
+    "available",
+    "check_disjoint",
+    "concat",
+    "holdout",
+    "info",
+    "k_core",
+    "leave_one_out",
+    "load",
+    "load_interactions",
+    "random_split",
+    "read_lightgcn",
+    "temporal_split",
+]

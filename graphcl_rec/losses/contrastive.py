@@ -2,7 +2,6 @@ r"""Contrastive losses on normalised embeddings."""
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -35,6 +34,7 @@ def info_nce(
         Scalar loss.
 
     Examples:
+        >>> import torch
         >>> x = torch.eye(3)
         >>> info_nce(x, x, torch.arange(3), tau=1.0).item() < 1.0986
         True
@@ -63,6 +63,7 @@ def cosine_alignment(online: Tensor, target: Tensor) -> Tensor:
         Scalar loss in ``[0, 4]``.
 
     Examples:
+        >>> import torch
         >>> x = torch.randn(4, 8)
         >>> abs(cosine_alignment(x, x).item()) < 1e-6
         True

@@ -2,11 +2,19 @@ import pytest
 import torch
 
 from graphcl_rec.augment import EdgeDropout, NodeDropout
-from graphcl_rec.contrast import BYOL, SGL, MoCo, SimGCL, XSimGCL, queue_nce, uniform_noise
+from graphcl_rec.contrast import (
+    BYOL,
+    SGL,
+    MoCo,
+    SimGCL,
+    XSimGCL,
+    queue_nce,
+    uniform_noise,
+)
 from graphcl_rec.data.sampling import Batch, PairSampler
 from graphcl_rec.eval import evaluate
 from graphcl_rec.graph import adjacency
-from graphcl_rec.models import ENCODERS, OBJECTIVES, MF, LightGCN, SGC
+from graphcl_rec.models import ENCODERS, MF, OBJECTIVES, LightGCN
 from graphcl_rec.train import Trainer
 from tests.conftest import make_checkerboard, random_interactions
 
@@ -59,7 +67,9 @@ def test_ema_target_gets_no_gradient_and_moves(obj):
         model.encoder.embedding.weight.add_(1.0)
     model.on_step_end()
     after = model.target.embedding.weight
-    expected = model.momentum * before + (1 - model.momentum) * model.encoder.embedding.weight
+    expected = (
+        model.momentum * before + (1 - model.momentum) * model.encoder.embedding.weight
+    )
     torch.testing.assert_close(after, expected)
 
 
@@ -68,7 +78,9 @@ def test_sgl_loss_equals_reference_formula():
     model = SGL(enc, augment=EdgeDropout(0.3), tau=0.5, ssl_weight=0.7, negatives="all")
     g = torch.Generator().manual_seed(1)
     views = model.sample_views(INTER, g)
-    batch = Batch(torch.tensor([0, 0, 3]), torch.tensor([1, 2, 1]), torch.tensor([4, 5, 6]))
+    batch = Batch(
+        torch.tensor([0, 0, 3]), torch.tensor([1, 2, 1]), torch.tensor([4, 5, 6])
+    )
     out = model.loss(batch, [adjacency(INTER)] * 2, views)
     z1, z2 = enc(views[0]), enc(views[1])
 
@@ -84,8 +96,9 @@ def test_sgl_loss_equals_reference_formula():
     expected = ref(z1.user, z2.user, [0, 3]) + ref(z1.item, z2.item, [1, 2])
     torch.testing.assert_close(out["ssl"], expected.detach())
     bpr_only = model.bpr_terms(batch, enc([adjacency(INTER)] * 2))
-    torch.testing.assert_close(out["loss"], bpr_only["loss"] + 0.7 * expected,
-                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        out["loss"], bpr_only["loss"] + 0.7 * expected, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_sgl_views_per_layer_and_shared():
@@ -130,8 +143,10 @@ def test_xsimgcl_contrasts_final_with_layer():
     clean = enc([adjacency(INTER)] * 3)
     layer = clean.layers[2]
     from graphcl_rec.losses import info_nce
-    expected = (info_nce(clean.user[[1, 2]], layer[:15][[1, 2]], torch.arange(2), 0.2)
-                + info_nce(clean.item[[3, 4]], layer[15:][[3, 4]], torch.arange(2), 0.2))
+
+    expected = info_nce(
+        clean.user[[1, 2]], layer[:15][[1, 2]], torch.arange(2), 0.2
+    ) + info_nce(clean.item[[3, 4]], layer[15:][[3, 4]], torch.arange(2), 0.2)
     torch.testing.assert_close(out["ssl"], expected.detach())
 
 
@@ -163,8 +178,9 @@ def test_queue_nce_reference_and_queue_fifo():
 
 def test_byol_pairs_modes():
     for pairs in ("interaction", "node"):
-        model = BYOL(LightGCN(15, 12, dim=8, num_layers=2), augment=EdgeDropout(0.1),
-                     pairs=pairs)
+        model = BYOL(
+            LightGCN(15, 12, dim=8, num_layers=2), augment=EdgeDropout(0.1), pairs=pairs
+        )
         out = one_step(model)
         assert 0 <= out["ssl"] <= 8
     with pytest.raises(ValueError, match="pairs"):
@@ -180,6 +196,9 @@ def test_learnability_on_checkerboard(obj):
     # Two communities of ten items: a strong uniformity term (SimGCL's 0.5 is tuned
     # for ~40k items) fights the structure, so every objective uses weight 0.1 here.
     model = objective(obj, encoder, **({} if obj == "bpr" else {"ssl_weight": 0.1}))
-    Trainer(epochs=40, batch_size=64, lr=0.05, k=[1], progress=False,
-            sampler="interaction").fit(model, train, val=test)
-    assert evaluate(model, graph=train, target=test, exclude=train, k=[1])["hit@1"] >= 0.9
+    Trainer(
+        epochs=40, batch_size=64, lr=0.05, k=[1], progress=False, sampler="interaction"
+    ).fit(model, train, val=test)
+    assert (
+        evaluate(model, graph=train, target=test, exclude=train, k=[1])["hit@1"] >= 0.9
+    )

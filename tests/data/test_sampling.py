@@ -16,8 +16,12 @@ def test_negatives_are_never_positives(mode, negatives):
     n = 0
     for batch in sampler.epoch(g):
         n += batch.user.numel()
-        assert all((u, i) in pos_set for u, i in zip(batch.user.tolist(), batch.pos.tolist()))
-        assert not any((u, i) in pos_set for u, i in zip(batch.user.tolist(), batch.neg.tolist()))
+        assert all(
+            (u, i) in pos_set for u, i in zip(batch.user.tolist(), batch.pos.tolist())
+        )
+        assert not any(
+            (u, i) in pos_set for u, i in zip(batch.user.tolist(), batch.neg.tolist())
+        )
     assert n == len(inter) and len(sampler) == -(-len(inter) // 128)
 
 
@@ -49,8 +53,9 @@ def test_popularity_negatives_follow_degree():
     inter = Interactions(user, item, 20, 20 + 1)
     inter = inter.with_pairs(inter.user, inter.item)
     sampler = PairSampler(inter, negatives="popularity")
-    neg = sampler.sample_negatives(torch.zeros(20000, dtype=torch.long),
-                                   torch.Generator().manual_seed(0))
+    neg = sampler.sample_negatives(
+        torch.zeros(20000, dtype=torch.long), torch.Generator().manual_seed(0)
+    )
     counts = torch.bincount(neg, minlength=21)
     assert counts[20] == 0  # degree-0 items are never drawn
     assert counts[:10].sum() > 5 * counts[11:20].sum()
@@ -71,7 +76,9 @@ def test_user_with_every_item_is_rejected():
         PairSampler(inter)
 
 
-@pytest.mark.parametrize("kwargs", [{"mode": "x"}, {"negatives": "x"}, {"batch_size": 0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"mode": "x"}, {"negatives": "x"}, {"batch_size": 0}]
+)
 def test_invalid_arguments(kwargs):
     with pytest.raises(ValueError):
         PairSampler(random_interactions(5, 5, 5), **kwargs)

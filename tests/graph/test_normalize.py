@@ -33,8 +33,7 @@ def test_adjacency_formula_and_invariants(toy):
         expected = 1 / (du[u] * di[i]).sqrt()
         assert dense[u, toy.num_users + i] == pytest.approx(float(expected))
     with torch.sparse.check_sparse_tensor_invariants():
-        torch.sparse_csr_tensor(a.crow_indices(), a.col_indices(), a.values(),
-                                a.shape)
+        torch.sparse_csr_tensor(a.crow_indices(), a.col_indices(), a.values(), a.shape)
 
 
 def test_adjacency_isolated_nodes_have_empty_rows():
@@ -45,6 +44,7 @@ def test_adjacency_isolated_nodes_have_empty_rows():
 
 
 def test_adjacency_empty_graph():
-    inter = Interactions(torch.zeros(0, dtype=torch.long),
-                         torch.zeros(0, dtype=torch.long), 2, 2)
+    inter = Interactions(
+        torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 2, 2
+    )
     assert adjacency(inter)._nnz() == 0

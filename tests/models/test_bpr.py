@@ -3,15 +3,17 @@ import torch
 import torch.nn.functional as F
 
 from graphcl_rec.data.sampling import Batch
-from graphcl_rec.models import MF, BPRRecommender, LightGCN
 from graphcl_rec.graph import adjacency
+from graphcl_rec.models import MF, BPRRecommender, LightGCN
 from tests.conftest import random_interactions
 
 
 def test_bpr_loss_matches_reference_formula():
     enc = MF(5, 6, dim=4)
     model = BPRRecommender(enc, reg_weight=0.5)
-    batch = Batch(torch.tensor([0, 1, 4]), torch.tensor([0, 2, 5]), torch.tensor([1, 3, 4]))
+    batch = Batch(
+        torch.tensor([0, 1, 4]), torch.tensor([0, 2, 5]), torch.tensor([1, 3, 4])
+    )
     out = model.loss(batch, [], None)
     e = enc.embedding.weight.detach()
     u, p, n = e[batch.user], e[5 + batch.pos], e[5 + batch.neg]
@@ -24,15 +26,18 @@ def test_bpr_loss_matches_reference_formula():
 
 def test_multiple_and_hard_negatives():
     enc = MF(4, 8, dim=4)
-    batch = Batch(torch.tensor([0, 1]), torch.tensor([0, 1]),
-                  torch.tensor([[2, 3, 4], [5, 6, 7]]))
+    batch = Batch(
+        torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([[2, 3, 4], [5, 6, 7]])
+    )
     all_neg = BPRRecommender(enc).loss(batch, [], None)
     assert torch.isfinite(all_neg["loss"])
     hard = BPRRecommender(enc, hard_negatives=True)
     out = enc([])
     chosen = hard.select_negatives(batch, out)
     scores = (out.user[batch.user].unsqueeze(1) * out.item[batch.neg]).sum(-1)
-    assert torch.equal(chosen, batch.neg.gather(1, scores.argmax(1, keepdim=True))[:, 0])
+    assert torch.equal(
+        chosen, batch.neg.gather(1, scores.argmax(1, keepdim=True))[:, 0]
+    )
 
 
 def test_gradients_reach_ego_through_lightgcn():
@@ -46,10 +51,12 @@ def test_gradients_reach_ego_through_lightgcn():
 
 def test_bpr_is_stable_for_large_margins():
     from graphcl_rec.losses import bpr_loss
+
     assert torch.isfinite(bpr_loss(torch.tensor([-1e4]), torch.tensor([1e4])))
     assert bpr_loss(torch.tensor([1e4]), torch.tensor([-1e4])).item() == 0.0
     assert bpr_loss(torch.tensor([0.3]), torch.tensor([0.1])).item() == pytest.approx(
-        -F.logsigmoid(torch.tensor(0.2)).item())
+        -F.logsigmoid(torch.tensor(0.2)).item()
+    )
 
 
 def test_negative_reg_weight_rejected():

@@ -14,8 +14,10 @@ def build(name, cls):
 
 def adjs_for(encoder, per_layer=False):
     if per_layer:
-        return [adjacency(INTER.subset(torch.rand(len(INTER)) > 0.2))
-                for _ in range(encoder.num_layers)]
+        return [
+            adjacency(INTER.subset(torch.rand(len(INTER)) > 0.2))
+            for _ in range(encoder.num_layers)
+        ]
     return [adjacency(INTER)] * encoder.num_layers
 
 
@@ -83,12 +85,14 @@ def test_lightgcn_is_layer_mean():
     enc_no_ego = LightGCN(12, 9, dim=4, num_layers=2, include_ego=False)
     enc_no_ego.load_state_dict(enc.state_dict())
     out2 = enc_no_ego([adjacency(INTER)] * 2)
-    torch.testing.assert_close(torch.cat([out2.user, out2.item]),
-                               (a @ x0 + a @ (a @ x0)) / 2)
+    torch.testing.assert_close(
+        torch.cat([out2.user, out2.item]), (a @ x0 + a @ (a @ x0)) / 2
+    )
 
 
 def test_sgc_is_last_layer_with_optional_linear():
     from graphcl_rec.models import SGC
+
     enc = SGC(12, 9, dim=4, num_layers=2, linear=True)
     a = adjacency(INTER).to_dense()
     x0 = enc.embedding.weight.detach()

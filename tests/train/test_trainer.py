@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from graphcl_rec.eval import evaluate
-from graphcl_rec.models import MF, BPRRecommender, LightGCN, SGC
+from graphcl_rec.models import MF, SGC, BPRRecommender, LightGCN
 from graphcl_rec.train import EarlyStopping, Trainer, seed_everything
 from tests.conftest import make_checkerboard
 
@@ -12,10 +12,19 @@ from tests.conftest import make_checkerboard
 @pytest.mark.parametrize("encoder", [LightGCN, MF, SGC])
 def test_checkerboard_is_learned(encoder):
     train, test = make_checkerboard(20)
-    model = BPRRecommender(encoder(20, 20, dim=16, **({} if encoder is MF else {"num_layers": 2})),
-                           reg_weight=1e-4)
-    trainer = Trainer(epochs=60, batch_size=64, lr=0.05, progress=False, seed=0, k=[1],
-                      sampler="interaction")
+    model = BPRRecommender(
+        encoder(20, 20, dim=16, **({} if encoder is MF else {"num_layers": 2})),
+        reg_weight=1e-4,
+    )
+    trainer = Trainer(
+        epochs=60,
+        batch_size=64,
+        lr=0.05,
+        progress=False,
+        seed=0,
+        k=[1],
+        sampler="interaction",
+    )
     trainer.fit(model, train, val=test)
     metrics = evaluate(model, graph=train, target=test, exclude=train, k=[1])
     assert metrics["hit@1"] >= 0.9
@@ -27,7 +36,8 @@ def test_same_seed_same_weights_and_history(tmp_path):
     def run(seed):
         model = BPRRecommender(LightGCN(10, 10, dim=8, num_layers=2))
         hist = Trainer(epochs=3, batch_size=16, progress=False, seed=seed).fit(
-            model, train, val)
+            model, train, val
+        )
         return model.encoder.embedding.weight.detach().clone(), hist
 
     w1, h1 = run(0)
@@ -43,8 +53,15 @@ def test_early_stopping_restores_best_and_logs(tmp_path):
     model = BPRRecommender(MF(10, 10, dim=4))
     log = tmp_path / "log.jsonl"
     es = EarlyStopping("recall@5", patience=2)
-    hist = Trainer(epochs=200, batch_size=16, lr=0.2, k=[5], early_stopping=es,
-                   progress=False, log_path=log).fit(model, train, val)
+    hist = Trainer(
+        epochs=200,
+        batch_size=16,
+        lr=0.2,
+        k=[5],
+        early_stopping=es,
+        progress=False,
+        log_path=log,
+    ).fit(model, train, val)
     assert hist.stopped_early and len(hist) < 200
     assert hist.best_epoch == 1 + es.best_step
     lines = [json.loads(x) for x in log.read_text().splitlines()]
@@ -65,7 +82,8 @@ def test_nan_loss_stops_with_epoch_and_step():
 def test_max_seconds_budget():
     train, val = make_checkerboard(10)
     hist = Trainer(epochs=1000, batch_size=8, progress=False, max_seconds=0.0).fit(
-        BPRRecommender(MF(10, 10, dim=4)), train, val)
+        BPRRecommender(MF(10, 10, dim=4)), train, val
+    )
     assert len(hist) == 1
 
 
@@ -74,7 +92,8 @@ def test_invalid_trainer_arguments():
         Trainer(epochs=-1)
     with pytest.raises(ValueError, match="device"):
         Trainer(device="tpu", progress=False).fit(
-            BPRRecommender(MF(10, 10, dim=4)), *make_checkerboard(10))
+            BPRRecommender(MF(10, 10, dim=4)), *make_checkerboard(10)
+        )
 
 
 def test_seed_everything_rejects_negative():
