@@ -7,7 +7,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-
 # Below this many non-zeros the CPU reduce kernel's fixed cost (~1 ms) dominates
 # and the plain CSR product is faster; above it the reduce kernel wins.
 REDUCE_MIN_NNZ = 50_000

@@ -1,0 +1,257 @@
+r"""Full-ranking evaluation: every user with ground truth against every item."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, cast, overload
+
+import torch
+from torch import Tensor, nn
+
+from graphcl_rec.data.interactions import Interactions
+from graphcl_rec.eval.blocks import (
+    Exclude,
+    block_size,
+    check_embeddings,
+    exclude_keys,
+    topk_blocks,
+)
+from graphcl_rec.eval.groups import covered_items
+from graphcl_rec.eval.hits import check_ks, check_no_leakage, hits_matrix, sorted_keys
+from graphcl_rec.eval.metrics import metrics_from_hits
+from graphcl_rec.graph.normalize import adjacency
+
+
+@overload
+def evaluate_embeddings(
+    user_emb: Tensor,
+    item_emb: Tensor,
+    target: Interactions,
+    exclude: Exclude = ...,
+    k: int | Sequence[int] = ...,
+    batch_size: int | None = ...,
+    per_user: Literal[False] = ...,
+    memory_budget_mb: float = ...,
+) -> dict[str, float]: ...
+
+
+@overload
+def evaluate_embeddings(
+    user_emb: Tensor,
+    item_emb: Tensor,
+    target: Interactions,
+    exclude: Exclude = ...,
+    k: int | Sequence[int] = ...,
+    batch_size: int | None = ...,
+    *,
+    per_user: Literal[True],
+    memory_budget_mb: float = ...,
+) -> dict[str, Tensor]: ...
+
+
+@overload
+def evaluate_embeddings(
+    user_emb: Tensor,
+    item_emb: Tensor,
+    target: Interactions,
+    exclude: Exclude = ...,
+    k: int | Sequence[int] = ...,
+    batch_size: int | None = ...,
+    per_user: bool = ...,
+    memory_budget_mb: float = ...,
+) -> dict[str, float] | dict[str, Tensor]: ...
+
+
+def evaluate_embeddings(
+    user_emb: Tensor,
+    item_emb: Tensor,
+    target: Interactions,
+    exclude: Exclude = None,
+    k: int | Sequence[int] = (20,),
+    batch_size: int | None = None,
+    per_user: bool = False,
+    memory_budget_mb: float = 256,
+) -> dict[str, float] | dict[str, Tensor]:
+    r"""Full-ranking top-K metrics of dot-product scores :math:`s_{ui} = e_u^\top e_i`.
+
+    Only users with at least one ``target`` pair are scored. Users are processed in
+    blocks: one matrix product per block into a preallocated ``[B, I]`` score
+    buffer, excluded items set to :math:`-\infty` by index, one
+    :func:`torch.topk` at ``max(k)``, hits looked up in the sorted target keys.
+    Metric definitions are in :func:`~graphcl_rec.eval.metrics.metrics_from_hits`;
+    ``coverage@K`` is the fraction of items in any scored user's top-K.
+
+    Shapes:
+        - user_emb: ``[U, d]``, item_emb: ``[I, d]`` (any float dtype, one device).
+
+    Args:
+        user_emb: User embeddings.
+        item_emb: Item embeddings.
+        target: Ground-truth pairs (validation or test).
+        exclude: Pairs never to rank (e.g. train, or ``[train, val]``), or ``None``.
+        k: Cut-offs.
+        batch_size: Users per block; ``None`` sizes blocks so that the score
+            buffer (``B * I`` elements) fits in ``memory_budget_mb``.
+        per_user: Return per-user tensors instead of means.
+        memory_budget_mb: Score-buffer budget used when ``batch_size`` is ``None``.
+
+    Returns:
+        ``{f"{name}@{K}": float}`` for every metric plus ``coverage@K``; with
+        ``per_user=True``, ``{f"{name}@{K}": [N] float64}`` for the ``N`` scored
+        users plus ``"users"``: their ``[N]`` indices (ascending).
+
+    Raises:
+        LeakageError: If ``exclude`` contains target pairs (gives the count).
+        ValueError: On mismatched shapes, non-finite embeddings, bad arguments, or
+            an empty ``target``.
+
+    Examples:
+        >>> target = Interactions(torch.tensor([0, 1]), torch.tensor([2, 1]), 2, 3)
+        >>> user_emb = torch.eye(2)
+        >>> item_emb = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+        >>> evaluate_embeddings(user_emb, item_emb, target, k=[1])["recall@1"]
+        0.5
+        >>> evaluate_embeddings(user_emb, item_emb, target, k=[2])["recall@2"]
+        1.0
+    """
+    ks = check_ks(k)
+    num_users, num_items = target.shape
+    check_embeddings(user_emb, item_emb, target.shape)
+    block = block_size(num_items, user_emb.dtype, batch_size, memory_budget_mb)
+    if len(target) == 0:
+        raise ValueError("'target' holds no pairs")
+    device = user_emb.device
+    target = target.to(device)
+    truth = sorted_keys(target.user, target.item, num_items)
+    ex_keys = exclude_keys(exclude, target)
+    check_no_leakage(truth, ex_keys)
+    num_truth = torch.bincount(truth // num_items, minlength=num_users)
+    users = torch.nonzero(num_truth).flatten()
+    n = users.numel()
+
+    zero = torch.zeros((), dtype=torch.float64, device=device)
+    sums: dict[str, Tensor] = {}
+    parts: dict[str, list[Tensor]] = {}
+    covered = {kk: torch.zeros(num_items, dtype=torch.bool, device=device) for kk in ks}
+    kcut = min(ks[-1], num_items)
+    for s, vals, idx in topk_blocks(user_emb, item_emb, users, ex_keys, kcut, block):
+        ub = users[s : s + idx.size(0)]
+        valid = vals > float("-inf")
+        hits = hits_matrix(idx, truth, ub, num_items, valid)
+        for name, value in metrics_from_hits(hits, num_truth[ub], ks).items():
+            if per_user:
+                parts.setdefault(name, []).append(value)
+            else:
+                sums[name] = sums.get(name, zero) + value.sum()
+        for kk in ks:
+            covered[kk] |= covered_items(idx[:, :kk], num_items, valid[:, :kk])
+
+    if per_user:
+        out: dict[str, Tensor] = {name: torch.cat(v) for name, v in parts.items()}
+        out["users"] = users
+        return out
+    result = {name: float(total) / n for name, total in sums.items()}
+    for kk in ks:
+        result[f"coverage@{kk}"] = float(covered[kk].sum()) / num_items
+    return result
+
+
+@overload
+def evaluate(
+    model: nn.Module,
+    graph: Interactions,
+    target: Interactions,
+    exclude: Exclude | Literal["graph"] = ...,
+    k: int | Sequence[int] = ...,
+    batch_size: int | None = ...,
+    per_user: Literal[False] = ...,
+    memory_budget_mb: float = ...,
+) -> dict[str, float]: ...
+
+
+@overload
+def evaluate(
+    model: nn.Module,
+    graph: Interactions,
+    target: Interactions,
+    exclude: Exclude | Literal["graph"] = ...,
+    k: int | Sequence[int] = ...,
+    batch_size: int | None = ...,
+    *,
+    per_user: Literal[True],
+    memory_budget_mb: float = ...,
+) -> dict[str, Tensor]: ...
+
+
+@overload
+def evaluate(
+    model: nn.Module,
+    graph: Interactions,
+    target: Interactions,
+    exclude: Exclude | Literal["graph"] = ...,
+    k: int | Sequence[int] = ...,
+    batch_size: int | None = ...,
+    per_user: bool = ...,
+    memory_budget_mb: float = ...,
+) -> dict[str, float] | dict[str, Tensor]: ...
+
+
+def evaluate(
+    model: nn.Module,
+    graph: Interactions,
+    target: Interactions,
+    exclude: Exclude | Literal["graph"] = "graph",
+    k: int | Sequence[int] = (20,),
+    batch_size: int | None = None,
+    per_user: bool = False,
+    memory_budget_mb: float = 256,
+) -> dict[str, float] | dict[str, Tensor]:
+    """Evaluates a recommender by full ranking of its embeddings.
+
+    Builds ``[adjacency(graph)] * model.encoder.num_layers`` on the model's device,
+    takes ``model.embed(adjs)`` in eval mode without gradients (the previous
+    train/eval mode is restored), and calls :func:`evaluate_embeddings`.
+
+    Args:
+        model: A recommender with ``encoder.num_layers`` and ``embed(adjs)``
+            returning ``(user_emb [U, d], item_emb [I, d])``.
+        graph: The interactions the encoder propagates over (the training set).
+        target: Ground-truth pairs (validation or test).
+        exclude: Pairs never to rank; ``"graph"`` (default) excludes ``graph``,
+            ``None`` excludes nothing, or pass e.g. ``[train, val]``.
+        k: Cut-offs.
+        batch_size: Users per block (see :func:`evaluate_embeddings`).
+        per_user: Return per-user tensors instead of means.
+        memory_budget_mb: Score-buffer budget when ``batch_size`` is ``None``.
+
+    Returns:
+        As :func:`evaluate_embeddings`.
+    """
+    if isinstance(exclude, str):
+        if exclude != "graph":
+            raise ValueError(
+                f"'exclude' must be 'graph', None, Interactions or a "
+                f"sequence of Interactions (got {exclude!r})"
+            )
+        exclude = graph
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    num_layers = int(cast(Any, model.encoder).num_layers)
+    adjs = [adjacency(graph.to(device))] * num_layers if num_layers else []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            user_emb, item_emb = cast(Any, model).embed(adjs)
+    finally:
+        model.train(was_training)
+    return evaluate_embeddings(
+        user_emb,
+        item_emb,
+        target,
+        exclude=exclude,
+        k=k,
+        batch_size=batch_size,
+        per_user=per_user,
+        memory_budget_mb=memory_budget_mb,
+    )
