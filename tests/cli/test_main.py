@@ -1,0 +1,115 @@
+import json
+
+import pytest
+
+from graphcl_rec.cli.main import main
+
+CONFIG = """
+name = "tiny"
+seed = 3
+
+[data]
+path = "{path}"
+sep = "\\t"
+ratios = [0.8, 0.1, 0.1]
+
+[model]
+objective = "{objective}"
+reg_weight = 1e-4
+{extra}
+
+[model.encoder]
+name = "lightgcn"
+dim = 8
+num_layers = 2
+
+[train]
+epochs = 2
+batch_size = 64
+lr = 0.01
+patience = 5
+device = "cpu"
+"""
+
+
+@pytest.fixture
+def ratings(tmp_path):
+    lines = ["user\titem\trating"]
+    for u in range(30):
+        for i in range(u % 7, 40, 3):
+            lines.append(f"u{u}\ti{i}\t5")
+    path = tmp_path / "ratings.tsv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_config(tmp_path, ratings, objective="bpr", extra=""):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(CONFIG.format(path=ratings, objective=objective, extra=extra))
+    return cfg
+
+
+def test_train_writes_results_json(tmp_path, ratings, capsys):
+    cfg = write_config(tmp_path, ratings)
+    out = tmp_path / "out"
+    assert main(["train", str(cfg), "--out", str(out), "--no-progress",
+                 "--train.epochs=3"]) == 0
+    res = json.loads((out / "tiny-seed3.json").read_text())
+    assert res["seed"] == 3 and res["config"]["train"]["epochs"] == 3
+    assert res["epochs_run"] == 3 and len(res["history"]) == 3
+    assert set(res["versions"]) >= {"torch", "torch_geometric", "graphcl_rec"}
+    assert "git_revision" in res and res["device"]["type"] == "cpu"
+    assert 0 <= res["test"]["recall@20"] <= 1 and res["seconds_per_epoch"] > 0
+    assert (out / "tiny-seed3.epochs.jsonl").read_text().count("\n") == 3
+    assert "tiny seed=3" in capsys.readouterr().out
+
+
+def test_train_with_contrastive_objective_and_seeds(tmp_path, ratings):
+    cfg = write_config(tmp_path, ratings, "sgl", 'tau = 0.2\nssl_weight = 0.1\n'
+                       '[model.augment]\nname = "edge_dropout"\np = 0.1')
+    out = tmp_path / "out"
+    assert main(["train", str(cfg), "--out", str(out), "--no-progress",
+                 "--seeds", "0", "1"]) == 0
+    assert (out / "tiny-seed0.json").exists() and (out / "tiny-seed1.json").exists()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "missing.toml"], "config file not found"),
+    (["train", "{cfg}", "--train.epochs=abc"], "expected int"),
+    (["train", "{cfg}", "--train.nope=1"], "unknown key 'nope'"),
+    (["train", "{cfg}", "--model.encoder.name=gat"], "Could not resolve encoder"),
+    (["train", "{cfg}", "--model.encoder.width=3"], "width"),
+    (["train", "{cfg}", "--data.path=/no/such/file.tsv"], "/no/such/file.tsv"),
+])
+def test_errors_are_one_line(tmp_path, ratings, capsys, args, needle):
+    cfg = write_config(tmp_path, ratings)
+    argv = [a.replace("{cfg}", str(cfg)) for a in args] + ["--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_toml_is_reported(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\nepochs = 1")
+    assert main(["train", str(bad)]) == 2
+    assert "invalid TOML" in capsys.readouterr().err
+
+
+def test_datasets_lists_checksums(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "ml-100k" in out and "sha256" in out and "943 users" in out
+
+
+def test_main_job_runs_end_to_end(tmp_path, capsys):
+    assert main(["run", "--epochs", "1", "--models", "MF,XSimGCL", "--device", "cpu",
+                 "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "mf" in out and "xsimgcl" in out and "test recall@20" in out
+    assert (tmp_path / "ml-100k-mf-seed0.json").exists()
+
+
+def test_main_job_rejects_unknown_model(capsys):
+    assert main(["run", "--models", "GAT", "--no-progress"]) == 2
+    assert "Could not resolve model 'GAT'" in capsys.readouterr().err
