@@ -79,7 +79,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--device", default="auto")
     r.add_argument("--models", default=None,
-                   help=f"comma-separated subset of {[n for n, _ in MAIN_JOB]}")
+                   help=f"comma-separated subset of {[n for n, _, _ in MAIN_JOB]}")
     r.add_argument("--out", default="runs/main")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=cmd_run)
