@@ -13,14 +13,40 @@ from typing import Any
 from graphcl_rec.cli.build import build_model, load_data
 from graphcl_rec.cli.config import RunConfig
 from graphcl_rec.cli.provenance import device_info, git_revision, versions
+from graphcl_rec.data.split import check_disjoint
 from graphcl_rec.eval import evaluate
-from graphcl_rec.train import EarlyStopping, Trainer, resolve_device
+from graphcl_rec.train import EarlyStopping, Trainer, load_checkpoint, resolve_device
+from graphcl_rec.train.checkpoint import LAST
+
+VOLATILE = ("output_dir", "train.epochs", "train.max_seconds", "train.eval_batch_size",
+            "train.device")
+"""Config keys a resumed run may change (the trainer checks the resolved device)."""
 
 log = logging.getLogger("graphcl_rec")
 
 
+def resume_config(cfg: RunConfig) -> dict[str, Any]:
+    """``cfg`` as a dict without the :data:`VOLATILE` keys (checked on resume)."""
+    out = cfg.to_dict()
+    for dotted in VOLATILE:
+        *parents, last = dotted.split(".")
+        node = out
+        for key in parents:
+            node = node[key]
+        node.pop(last, None)
+    return out
+
+
+def checkpoint_seed(run_dir: str | Path) -> int:
+    """The seed recorded in ``run_dir/last.pt`` (for ``train --resume``)."""
+    path = Path(run_dir)
+    state = load_checkpoint(path / LAST if path.is_dir() else path)
+    return int(state["config"]["seed"])
+
+
 def make_trainer(cfg: RunConfig, progress: bool = True,
-                 log_path: Path | None = None) -> Trainer:
+                 log_path: Path | None = None,
+                 checkpoint_dir: Path | None = None) -> Trainer:
     """The :class:`Trainer` described by ``cfg.train``."""
     t = cfg.train
     stopper = EarlyStopping(t.monitor, "max", t.patience, t.min_delta)
@@ -30,37 +56,59 @@ def make_trainer(cfg: RunConfig, progress: bool = True,
                    num_negatives=t.num_negatives, negatives=t.negatives,
                    device=t.device, seed=cfg.seed, progress=progress,
                    log_path=log_path, max_seconds=t.max_seconds,
-                   eval_batch_size=t.eval_batch_size)
+                   eval_batch_size=t.eval_batch_size, checkpoint_dir=checkpoint_dir,
+                   config=resume_config(cfg))
 
 
 def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
-                   progress: bool = True, write: bool = True) -> dict[str, Any]:
+                   progress: bool = True, write: bool = True,
+                   resume: str | Path | None = None) -> dict[str, Any]:
     """Trains on train, selects on validation, evaluates test exactly once.
+
+    The three splits are checked to be disjoint before training. With ``write``,
+    checkpoints go to ``<out>/<name>-seed<k>/`` (``last.pt`` every epoch,
+    ``best.pt`` on improvement).
 
     Args:
         cfg: The run configuration.
         out_dir: Where ``<name>-seed<k>.json`` (and the epoch log) go; defaults to
-            ``cfg.output_dir``.
+            ``cfg.output_dir`` (to ``resume``'s parent when resuming).
         progress: Show progress bars.
-        write: Write the results file.
+        write: Write the results file and checkpoints.
+        resume: A run directory holding ``last.pt``: training continues where it
+            stopped (the configuration must match) and checkpoints keep going there.
 
     Returns:
         The results dict (also written as JSON): config, seed, versions, git
         revision, device, history, best epoch, test metrics, timings, peak memory.
+
+    Raises:
+        LeakageError: If two splits share a pair (with the count).
+        CheckpointError: If ``resume`` has no usable checkpoint for this config.
     """
     train, val, test = load_data(cfg.data)
     if len(val) == 0:
         raise ValueError("the validated protocol needs a validation split "
                          "(set data.val_ratio > 0)")
+    check_disjoint(train, val, test, names=("train", "val", "test"))
     model = build_model(cfg.model, train.num_users, train.num_items)
-    out = Path(out_dir if out_dir is not None else cfg.output_dir)
+    run_dir = None if resume is None else Path(resume)
+    if run_dir is not None and run_dir.is_file():
+        run_dir = run_dir.parent
+    if out_dir is None:
+        out_dir = run_dir.parent if run_dir is not None else cfg.output_dir
+    out = Path(out_dir)
     stem = f"{cfg.name}-seed{cfg.seed}"
     log_path = out / f"{stem}.epochs.jsonl" if write else None
-    if log_path is not None and log_path.exists():
+    if log_path is not None and log_path.exists() and resume is None:
         log_path.unlink()
-    trainer = make_trainer(cfg, progress=progress, log_path=log_path)
+    if run_dir is None and write:
+        run_dir = out / stem
+    trainer = make_trainer(cfg, progress=progress, log_path=log_path,
+                           checkpoint_dir=run_dir)
     t0 = time.perf_counter()
-    history = trainer.fit(model, train, val)
+    history = trainer.fit(model, train, val,
+                          resume=Path(resume) if resume is not None else False)
     fit_seconds = time.perf_counter() - t0
     device = resolve_device(cfg.train.device)
     t1 = time.perf_counter()
@@ -76,6 +124,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         "data": {"users": train.num_users, "items": train.num_items,
                  "train": len(train), "val": len(val), "test": len(test)},
         "best_epoch": history.best_epoch, "epochs_run": len(history),
+        "resumed_from_epoch": trainer.resumed_from,
         "stopped_early": history.stopped_early, "val_best": history.best,
         "test": test_metrics,
         "seconds_per_epoch": history.mean_seconds("train_seconds"),

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from graphcl_rec.cli.config import load_config
-from graphcl_rec.cli.experiment import run_experiment, with_seed
+from graphcl_rec.cli.experiment import checkpoint_seed, run_experiment, with_seed
 from graphcl_rec.cli.main_job import MAIN_JOB, main_job_configs
 
 
@@ -44,9 +44,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Trains one config (possibly over several seeds) and writes results JSON."""
     cfg = load_config(args.config, args.overrides)
     seeds = args.seeds if args.seeds else [cfg.seed]
+    if args.resume is not None:
+        if args.seeds and len(args.seeds) > 1:
+            raise ValueError("--resume continues one run; give at most one --seeds")
+        seeds = args.seeds or [checkpoint_seed(args.resume)]
     for seed in seeds:
         res = run_experiment(with_seed(cfg, seed), out_dir=args.out,
-                             progress=not args.no_progress)
+                             progress=not args.no_progress, resume=args.resume)
         t = res["test"]
         print(f"{cfg.name} seed={seed}: test recall@20={t['recall@20']:.4f} "
               f"ndcg@20={t['ndcg@20']:.4f} best_epoch={res['best_epoch']} "
@@ -61,9 +65,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
     for name in data.available():
         info = data.info(name)
-        print(f"{name}: {info.get('users', '?')} users, {info.get('items', '?')} "
-              f"items, {info.get('train', '?')} train + {info.get('test', '?')} "
-              "test pairs")
+        print(f"{name}: {info['num_users']} users, {info['num_items']} items, "
+              f"{info['num_train']} train + {info['num_test']} test pairs")
         for f in info.get("files", []):
             print(f"  {f['path']}  {f['bytes']} bytes  sha256 {f['sha256']}")
     return 0
@@ -88,6 +91,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--seeds", type=int, nargs="+", default=None)
     t.add_argument("--out", default=None)
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue a stopped run from RUN_DIR/last.pt "
+                        "(RUN_DIR is <out>/<name>-seed<k>)")
     t.set_defaults(func=cmd_train)
     d = sub.add_parser("datasets", help="list datasets with sizes and checksums")
     d.set_defaults(func=cmd_datasets)

@@ -188,6 +188,8 @@ def _split_rows(path: Path, sep: str) -> _Rows:
         for n, line in enumerate(read_text(path).split("\n"), start=1)
         if line.strip()
     ]
+    if not numbered:  # only non-ASCII blanks (e.g. U+00A0), kept by read_bytes
+        raise DataError("no data rows (only blank lines)", path=path, line=1)
     lines = np.array([n for n, _ in numbered], dtype=np.int64)
     table = _Rows(path, sep, lines, [line.split(sep) for _, line in numbered])
     width = len(table.rows[0])

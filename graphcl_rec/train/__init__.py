@@ -1,8 +1,17 @@
-"""Training loop, early stopping and seeding."""
+"""Training loop, early stopping, checkpoints and seeding."""
 
+from graphcl_rec.train.checkpoint import load_checkpoint, save_checkpoint
 from graphcl_rec.train.early_stopping import EarlyStopping
 from graphcl_rec.train.history import History
 from graphcl_rec.train.seed import resolve_device, seed_everything
 from graphcl_rec.train.trainer import Trainer
 
-__all__ = ["EarlyStopping", "History", "Trainer", "resolve_device", "seed_everything"]
+__all__ = [
+    "EarlyStopping",
+    "History",
+    "Trainer",
+    "load_checkpoint",
+    "resolve_device",
+    "save_checkpoint",
+    "seed_everything",
+]

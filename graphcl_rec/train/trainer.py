@@ -7,8 +7,9 @@ import json
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -18,12 +19,19 @@ from graphcl_rec.data.sampling import PairSampler
 from graphcl_rec.eval.ranking import evaluate
 from graphcl_rec.graph.normalize import adjacency
 from graphcl_rec.models.base import Recommender
+from graphcl_rec.train.checkpoint import load_checkpoint
 from graphcl_rec.train.early_stopping import EarlyStopping
+from graphcl_rec.train.guards import check_finite_step, check_finite_weights
 from graphcl_rec.train.history import History
 from graphcl_rec.train.memory import peak_memory_mb, reset_peak
 from graphcl_rec.train.seed import resolve_device, seed_everything
+from graphcl_rec.train.state import TrainState, resolve_resume
 
 log = logging.getLogger("graphcl_rec")
+
+_SETTINGS = ("batch_size", "lr", "weight_decay", "eval_every", "k", "sampler",
+             "num_negatives", "negatives", "seed")
+"""Trainer arguments a resumed run must share with its checkpoint."""
 
 
 class Trainer:
@@ -33,6 +41,18 @@ class Trainer:
     :class:`~graphcl_rec.data.sampling.PairSampler` one ``model.loss`` and one Adam
     step; every ``eval_every`` epochs a full-ranking evaluation on ``val`` (train
     items excluded). The best-on-validation weights are restored at the end.
+
+    A non-finite loss or gradient stops the run with :class:`FloatingPointError`
+    naming the epoch and step, before the optimiser step. With ``checkpoint_dir``,
+    ``last.pt`` is written after every ``checkpoint_every``-th epoch (and the last
+    one) and ``best.pt`` whenever validation improves (see
+    :mod:`graphcl_rec.train.checkpoint`); a failed epoch never overwrites them.
+    ``fit(..., resume=True)`` continues from ``last.pt``: every random draw comes
+    from one generator whose state is saved at epoch boundaries, so on CPU a run
+    killed at any moment and resumed ends with bit-identical weights and metrics.
+    On CUDA, sparse products (cuSPARSE) and atomic scatter-adds are not
+    deterministic, so a resumed GPU run matches an uninterrupted one only up to
+    floating-point reordering (as do two uninterrupted GPU runs).
 
     Args:
         epochs: Maximum number of epochs.
@@ -49,11 +69,18 @@ class Trainer:
         negatives: ``"uniform"`` or ``"popularity"``.
         device: ``"auto"``, ``"cpu"`` or ``"cuda[:n]"``.
         seed: Seeds parameter initialisation and the run's ``torch.Generator``.
-        reset_parameters: Re-initialise the model from ``seed`` at the start of fit.
+        reset_parameters: Re-initialise the model from ``seed`` at the start of fit
+            (skipped when resuming).
         log_path: Optional JSON-lines file receiving one record per epoch.
         progress: Show a tqdm progress bar.
         max_seconds: Stop after the epoch that exceeds this wall-clock budget.
         eval_batch_size: Users per evaluation block (``None``: from a memory budget).
+        checkpoint_dir: Directory for ``last.pt`` and ``best.pt`` (``None``: none).
+        checkpoint_every: Write ``last.pt`` every this many epochs.
+        config: The run's configuration (plain values), stored in checkpoints and
+            required to match on resume, together with this trainer's settings
+            and device type (under the reserved key ``"trainer"``; ``epochs``,
+            ``max_seconds`` and the logging/evaluation-speed options may change).
 
     Examples:
         >>> trainer = Trainer(epochs=3, batch_size=1024, progress=False)
@@ -68,10 +95,15 @@ class Trainer:
                  negatives: str = "uniform", device: str = "auto", seed: int = 0,
                  reset_parameters: bool = True, log_path: str | Path | None = None,
                  progress: bool = True, max_seconds: float | None = None,
-                 eval_batch_size: int | None = None) -> None:
-        if epochs < 0 or eval_every < 1 or lr <= 0:
-            raise ValueError(f"need epochs >= 0, eval_every >= 1 and lr > 0 (got "
-                             f"{epochs}, {eval_every}, {lr})")
+                 eval_batch_size: int | None = None,
+                 checkpoint_dir: str | Path | None = None, checkpoint_every: int = 1,
+                 config: Mapping[str, Any] | None = None) -> None:
+        if epochs < 0 or eval_every < 1 or lr <= 0 or checkpoint_every < 1:
+            raise ValueError(f"need epochs >= 0, eval_every >= 1, lr > 0 and "
+                             f"checkpoint_every >= 1 (got {epochs}, {eval_every}, "
+                             f"{lr}, {checkpoint_every})")
+        if config is not None and "trainer" in config:
+            raise ValueError("'config' must not use the reserved key 'trainer'")
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         self.weight_decay, self.eval_every, self.k = weight_decay, eval_every, list(k)
         self.early_stopping = early_stopping
@@ -81,22 +113,46 @@ class Trainer:
         self.log_path = None if log_path is None else Path(log_path)
         self.progress, self.max_seconds = progress, max_seconds
         self.eval_batch_size = eval_batch_size
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.checkpoint_every, self.config = checkpoint_every, dict(config or {})
+        self.resumed_from: int | None = None
+
+    def run_config(self, model: Recommender, device: torch.device) -> dict[str, Any]:
+        """What a checkpoint records and a resumed run must match."""
+        es = self.early_stopping
+        trainer = {name: getattr(self, name) for name in _SETTINGS}
+        trainer.update(objective=type(model).__name__, device=device.type,
+                       early_stopping=None if es is None else repr(es))
+        return {**self.config, "trainer": trainer}
 
     def fit(self, model: Recommender, train: Interactions,
-            val: Interactions | None = None) -> History:
+            val: Interactions | None = None,
+            resume: bool | str | Path = False) -> History:
         """Trains ``model`` on ``train``, selecting the epoch on ``val``.
 
         Args:
             model: The recommender (moved to the trainer's device in place).
             train: Training interactions (propagation graph and BPR positives).
             val: Validation interactions; ``None`` or empty disables evaluation.
+            resume: ``True`` continues from ``checkpoint_dir/last.pt`` when it
+                exists (else starts fresh); a path (a checkpoint file or a directory
+                holding ``last.pt``) must exist. Weights, optimiser, generator,
+                early stopping, best weights and history are restored and training
+                continues at the next epoch.
 
         Returns:
-            The run's :class:`History`; the model holds the best weights.
+            The run's :class:`History` (including the restored epochs); the model
+            holds the best weights.
+
+        Raises:
+            FloatingPointError: On a non-finite loss, gradient or weight.
+            CheckpointError: If the checkpoint is unsafe, corrupt or from another
+                configuration.
         """
         device = resolve_device(self.device)
         gen = seed_everything(self.seed, device)
-        if self.reset_parameters:
+        ckpt = resolve_resume(resume, self.checkpoint_dir)
+        if self.reset_parameters and ckpt is None:
             model.reset_parameters()
         model.to(device)
         train = train.to(device)
@@ -105,18 +161,30 @@ class Trainer:
         sampler = PairSampler(train, self.batch_size, mode=self.sampler,
                               num_negatives=self.num_negatives,
                               negatives=self.negatives)
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.Adam(params, lr=self.lr,
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        opt = torch.optim.Adam([p for _, p in named], lr=self.lr,
                                weight_decay=self.weight_decay)
         stopper = self.early_stopping or EarlyStopping(f"recall@{self.k[0]}",
                                                        patience=2**31 - 1)
-        history, best_state = History(), None
+        run = TrainState(self.run_config(model, device), History())
+        self.resumed_from = None
+        if ckpt is not None:
+            state = load_checkpoint(ckpt, expected_config=run.config)
+            run.restore(state, model, opt, stopper, gen)
+            self.resumed_from = run.epoch
+            log.info("resumed from %s at epoch %d", ckpt, run.epoch)
+            self._write_log(run.history.records, "w")  # drops unsaved epochs
+        history = run.history
         reset_peak(device)
-        start = time.perf_counter()
-        bar = tqdm(range(self.epochs), desc=type(model).__name__, unit="epoch",
-                   disable=not self.progress, dynamic_ncols=True)
+        start = time.perf_counter() - run.seconds
+        todo = range(0) if history.stopped_early else range(run.epoch, self.epochs)
+        bar = tqdm(todo, desc=type(model).__name__, unit="epoch", initial=run.epoch,
+                   total=self.epochs, disable=not self.progress, dynamic_ncols=True)
         for epoch in bar:
-            record = self._train_epoch(model, train, adjs, sampler, opt, gen, epoch)
+            record = self._train_epoch(model, train, adjs, sampler, opt, gen, epoch,
+                                       named, run)
+            check_finite_weights(model, epoch, self.checkpoint_dir)
+            stop = improved = False
             if val is not None and (epoch + 1) % self.eval_every == 0:
                 t0 = time.perf_counter()
                 metrics = evaluate(model, graph=train, target=val, exclude=train,
@@ -124,27 +192,32 @@ class Trainer:
                 record["val"] = metrics
                 record["eval_seconds"] = time.perf_counter() - t0
                 stop = stopper.step(metrics)
-                if stopper.improved:
-                    best_state = copy.deepcopy(model.state_dict())
+                improved = stopper.improved
+                if improved:
+                    run.best_state = copy.deepcopy(model.state_dict())
                     history.best_epoch, history.best = epoch + 1, metrics
                 history.stopped_early = stop and self.early_stopping is not None
-            else:
-                stop = False
             history.records.append(record)
             self._log(record, bar)
+            run.epoch, run.seconds = epoch + 1, time.perf_counter() - start
             over_budget = (self.max_seconds is not None
-                           and time.perf_counter() - start > self.max_seconds)
+                           and run.seconds > self.max_seconds)
+            end = stop or over_budget or epoch + 1 == self.epochs
+            if self.checkpoint_dir is not None:
+                run.save(self.checkpoint_dir, model, opt, stopper, gen, improved,
+                         end or (epoch + 1) % self.checkpoint_every == 0)
             if stop or over_budget:
                 break
-        if best_state is not None:
-            model.load_state_dict(best_state)
+        if run.best_state is not None:
+            model.load_state_dict(run.best_state)
         history.peak_memory_mb = peak_memory_mb(device)
         return history
 
     def _train_epoch(self, model: Recommender, train: Interactions,
                      adjs: list[torch.Tensor], sampler: PairSampler,
                      opt: torch.optim.Optimizer, gen: torch.Generator,
-                     epoch: int) -> dict:
+                     epoch: int, named: list[tuple[str, torch.nn.Parameter]],
+                     run: TrainState) -> dict:
         model.train()
         t0 = time.perf_counter()
         views = model.sample_views(train, gen)
@@ -152,20 +225,16 @@ class Trainer:
         steps = 0
         for step, batch in enumerate(sampler.epoch(gen)):
             out = model.loss(batch, adjs, views, gen)
-            loss = out["loss"]
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, step "
-                    f"{step + 1}; terms: "
-                    f"{ {k: float(v.detach()) for k, v in out.items()} }")
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            out["loss"].backward()
+            check_finite_step(out, named, epoch, step, self.checkpoint_dir)
             opt.step()
             model.on_step_end()
             for key, value in out.items():
                 value = value.detach()
                 sums[key] = sums[key] + value if key in sums else value
             steps += 1
+        run.step += steps
         record: dict = {"epoch": epoch + 1}
         record.update({k: float(v) / max(steps, 1) for k, v in sums.items()})
         record["train_seconds"] = time.perf_counter() - t0
@@ -178,10 +247,14 @@ class Trainer:
             shown[key] = f"{record['val'].get(key, math.nan):.4f}"
         bar.set_postfix(shown)
         log.info("epoch %d %s", record["epoch"], shown)
+        self._write_log([record])
+
+    def _write_log(self, records: list[dict], mode: str = "a") -> None:
+        """Appends records to ``log_path`` (``mode="w"``: replaces its content)."""
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.log_path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record) + "\n")
+            with self.log_path.open(mode, encoding="utf-8") as fh:
+                fh.writelines(json.dumps(r) + "\n" for r in records)
 
     def __repr__(self) -> str:
         return (f"Trainer(epochs={self.epochs}, batch_size={self.batch_size}, "

@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from graphcl_rec.models import MF, BPRRecommender
+from graphcl_rec.train import Trainer, load_checkpoint
+from tests.conftest import make_checkerboard
+
+STEPS_PER_EPOCH = 3  # 40 training pairs of checkerboard(10) in batches of 16
+
+
+class Faulty(BPRRecommender):
+    """BPR whose ``at``-th step (1-based, over the run) goes wrong in one way."""
+
+    def __init__(self, at, fault):
+        super().__init__(MF(10, 10, dim=4))
+        self.at, self.fault, self.calls, self.steps = at, fault, 0, 0
+
+    def loss(self, batch, adjs, views, generator=None):
+        out = super().loss(batch, adjs, views, generator)
+        self.calls += 1
+        if self.calls == self.at and self.fault == "loss":
+            out["loss"] = out["loss"] * float("nan")
+        if self.calls == self.at and self.fault == "grad":
+            # Finite value (0) but d/dw sqrt(0 * w) = inf * 0 = NaN.
+            w = self.encoder.embedding.weight
+            out["loss"] = out["loss"] + torch.sqrt(w[0, 0] * 0)
+        return out
+
+    def on_step_end(self):
+        self.steps += 1
+        if self.steps == self.at and self.fault == "weight":
+            with torch.no_grad():
+                self.encoder.embedding.weight[3, 1] = float("inf")
+
+
+def run(tmp_path, model, epochs=5):
+    train, val = make_checkerboard(10)
+    trainer = Trainer(epochs=epochs, batch_size=16, lr=0.05, k=[5], progress=False,
+                      checkpoint_dir=tmp_path, seed=0)
+    return trainer.fit(model, train, val)
+
+
+@pytest.mark.parametrize("fault,message", [
+    ("loss", r"non-finite loss \(nan\) at epoch 3, step 2; terms: .*'loss': nan"),
+    ("grad", r"non-finite gradient of 'encoder.embedding.weight' \(norm nan\) "
+             r"at epoch 3, step 2"),
+])
+def test_non_finite_step_names_epoch_and_step_and_keeps_last_good(
+        tmp_path, fault, message):
+    at = 2 * STEPS_PER_EPOCH + 2
+    model = Faulty(at, fault)
+    with pytest.raises(FloatingPointError, match=message) as err:
+        run(tmp_path, model)
+    assert "last good checkpoint is kept at" in str(err.value)
+    # The optimiser step never ran: the weights in memory are still finite.
+    assert torch.isfinite(model.encoder.embedding.weight).all()
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["epoch"] == 2 and state["global_step"] == 2 * STEPS_PER_EPOCH
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_non_finite_weights_after_an_epoch_are_never_saved(tmp_path):
+    model = Faulty(2 * STEPS_PER_EPOCH, "weight")  # last step of epoch 2
+    with pytest.raises(FloatingPointError,
+                       match="'encoder.embedding.weight' holds non-finite values "
+                             "after epoch 2"):
+        run(tmp_path, model)
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["epoch"] == 1
+    assert torch.isfinite(state["model"]["encoder.embedding.weight"]).all()
+
+
+def test_resume_after_a_fault_continues_from_the_last_good_epoch(tmp_path):
+    with pytest.raises(FloatingPointError):
+        run(tmp_path, Faulty(2 * STEPS_PER_EPOCH + 2, "loss"))
+    healthy = Faulty(-1, "loss")  # same objective class, never faults
+    train, val = make_checkerboard(10)
+    hist = Trainer(epochs=5, batch_size=16, lr=0.05, k=[5], progress=False,
+                   checkpoint_dir=tmp_path, seed=0).fit(healthy, train, val,
+                                                        resume=True)
+    reference = Faulty(-1, "loss")
+    ref = Trainer(epochs=5, batch_size=16, lr=0.05, k=[5], progress=False,
+                  seed=0).fit(reference, train, val)
+    assert [r["val"] for r in hist] == [r["val"] for r in ref]
+    assert torch.equal(healthy.encoder.embedding.weight,
+                       reference.encoder.embedding.weight)
