@@ -48,6 +48,7 @@ class TrainConfig:
     monitor: str = "recall@20"
     patience: int = 10
     min_delta: float = 0.0
+    warmup: int = 0
     sampler: str = "user"
     num_negatives: int = 1
     negatives: str = "uniform"

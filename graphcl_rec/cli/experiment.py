@@ -49,7 +49,7 @@ def make_trainer(cfg: RunConfig, progress: bool = True,
                  checkpoint_dir: Path | None = None) -> Trainer:
     """The :class:`Trainer` described by ``cfg.train``."""
     t = cfg.train
-    stopper = EarlyStopping(t.monitor, "max", t.patience, t.min_delta)
+    stopper = EarlyStopping(t.monitor, "max", t.patience, t.min_delta, t.warmup)
     return Trainer(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                    weight_decay=t.weight_decay, eval_every=t.eval_every, k=t.k,
                    early_stopping=stopper, sampler=t.sampler,

@@ -18,6 +18,9 @@ class EarlyStopping:
         mode: ``"max"`` or ``"min"``.
         patience: Evaluations without improvement before stopping.
         min_delta: Minimum change that counts as an improvement.
+        warmup: Evaluations during which training never stops (the best value is
+            still tracked). Contrastive objectives can sit on a plateau for their
+            first epochs; stopping there reports a collapsed model.
 
     Examples:
         >>> es = EarlyStopping("recall@20", patience=2)
@@ -28,7 +31,7 @@ class EarlyStopping:
     """
 
     def __init__(self, monitor: str = "recall@20", mode: str = "max",
-                 patience: int = 10, min_delta: float = 0.0) -> None:
+                 patience: int = 10, min_delta: float = 0.0, warmup: int = 0) -> None:
         if mode not in ("max", "min"):
             raise ValueError(f"Could not resolve mode '{mode}' among choices "
                              "['max', 'min']")
@@ -36,6 +39,9 @@ class EarlyStopping:
             raise ValueError(f"'patience' must be >= 1 (got {patience})")
         if min_delta < 0:
             raise ValueError(f"'min_delta' must be >= 0 (got {min_delta})")
+        if warmup < 0:
+            raise ValueError(f"'warmup' must be >= 0 (got {warmup})")
+        self.warmup = warmup
         self.monitor, self.mode = monitor, mode
         self.patience, self.min_delta = patience, min_delta
         self.best = -math.inf if mode == "max" else math.inf
@@ -62,12 +68,13 @@ class EarlyStopping:
         else:
             self.wait += 1
         self.num_steps += 1
-        return self.wait >= self.patience
+        return self.wait >= self.patience and self.num_steps > self.warmup
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume exactly."""
         return {"monitor": self.monitor, "mode": self.mode, "patience": self.patience,
-                "min_delta": self.min_delta, "best": self.best,
+                "min_delta": self.min_delta, "warmup": self.warmup,
+                "best": self.best,
                 "best_step": self.best_step, "wait": self.wait,
                 "num_steps": self.num_steps}
 
@@ -78,4 +85,5 @@ class EarlyStopping:
 
     def __repr__(self) -> str:
         return (f"EarlyStopping(monitor='{self.monitor}', mode='{self.mode}', "
-                f"patience={self.patience}, min_delta={self.min_delta})")
+                f"patience={self.patience}, min_delta={self.min_delta}, "
+                f"warmup={self.warmup})")

@@ -35,3 +35,11 @@ def test_invalid(kwargs):
 def test_missing_metric():
     with pytest.raises(KeyError, match="recall@20"):
         EarlyStopping().step({"ndcg@20": 0.1})
+
+
+def test_warmup_never_stops_early_but_tracks_best():
+    es = EarlyStopping("m", patience=1, warmup=3)
+    assert [es.step({"m": v}) for v in (0.5, 0.1, 0.1, 0.1)] == [False, False, False, True]
+    assert es.best == 0.5 and es.best_step == 0
+    with pytest.raises(ValueError, match="warmup"):
+        EarlyStopping("m", warmup=-1)
