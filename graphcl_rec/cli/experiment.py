@@ -13,8 +13,10 @@ from typing import Any
 from graphcl_rec.cli.build import build_model, load_data
 from graphcl_rec.cli.config import RunConfig
 from graphcl_rec.cli.provenance import device_info, git_revision, versions
+from graphcl_rec.data.interactions import Interactions, concat
 from graphcl_rec.data.split import check_disjoint
-from graphcl_rec.eval import evaluate
+from graphcl_rec.eval import evaluate, group_report, sparsity_groups
+from graphcl_rec.models import Recommender
 from graphcl_rec.train import EarlyStopping, Trainer, load_checkpoint, resolve_device
 from graphcl_rec.train.checkpoint import LAST
 
@@ -23,6 +25,8 @@ VOLATILE = ("output_dir", "train.epochs", "train.max_seconds", "train.eval_batch
 """Config keys a resumed run may change (the trainer checks the resolved device)."""
 
 log = logging.getLogger("graphcl_rec")
+
+PROTOCOLS = ("validated", "legacy")
 
 
 def resume_config(cfg: RunConfig) -> dict[str, Any]:
@@ -60,14 +64,36 @@ def make_trainer(cfg: RunConfig, progress: bool = True,
                    config=resume_config(cfg))
 
 
+def sparsity_report(model: Recommender, train: Interactions, test: Interactions,
+                    exclude: list[Interactions], k: list[int],
+                    num_groups: int = 4) -> list[dict[str, float]]:
+    """Test metrics per training-degree quartile of the test users."""
+    per_user = evaluate(model, graph=train, target=test, exclude=exclude, k=k,
+                        per_user=True)
+    users = per_user["users"]
+    groups = sparsity_groups(train, users, num_groups)
+    degree = train.user_degree()[users]
+    return group_report(per_user, groups, degree)
+
+
 def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
                    progress: bool = True, write: bool = True,
-                   resume: str | Path | None = None) -> dict[str, Any]:
+                   resume: str | Path | None = None, checkpoints: bool = True,
+                   protocol: str = "validated") -> dict[str, Any]:
     """Trains on train, selects on validation, evaluates test exactly once.
 
-    The three splits are checked to be disjoint before training. With ``write``,
-    checkpoints go to ``<out>/<name>-seed<k>/`` (``last.pt`` every epoch,
-    ``best.pt`` on improvement).
+    The three splits are checked to be disjoint before training. With ``write``
+    and ``checkpoints``, checkpoints go to ``<out>/<name>-seed<k>/`` (``last.pt``
+    every epoch, ``best.pt`` on improvement).
+
+    Two protocols are named in every result:
+
+    - ``"validated"`` (default): early stopping and model selection on the
+      validation split; the test split is evaluated once, after restoring the best
+      weights, with training and validation items excluded.
+    - ``"legacy"``: the papers' own protocol, only for comparing with published
+      numbers: no validation split (it is merged back into train), and the epoch is
+      selected on the **test** split, so the reported figure is optimistic.
 
     Args:
         cfg: The run configuration.
@@ -77,6 +103,8 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         write: Write the results file and checkpoints.
         resume: A run directory holding ``last.pt``: training continues where it
             stopped (the configuration must match) and checkpoints keep going there.
+        checkpoints: Write checkpoints (only when ``write`` is set).
+        protocol: ``"validated"`` or ``"legacy"``.
 
     Returns:
         The results dict (also written as JSON): config, seed, versions, git
@@ -86,11 +114,17 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         LeakageError: If two splits share a pair (with the count).
         CheckpointError: If ``resume`` has no usable checkpoint for this config.
     """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"Could not resolve protocol '{protocol}' among choices "
+                         f"{list(PROTOCOLS)}")
     train, val, test = load_data(cfg.data)
-    if len(val) == 0:
+    check_disjoint(train, val, test, names=("train", "val", "test"))
+    if protocol == "legacy":
+        train = concat([train, val]) if len(val) else train
+        val = test
+    elif len(val) == 0:
         raise ValueError("the validated protocol needs a validation split "
                          "(set data.val_ratio > 0)")
-    check_disjoint(train, val, test, names=("train", "val", "test"))
     model = build_model(cfg.model, train.num_users, train.num_items)
     run_dir = None if resume is None else Path(resume)
     if run_dir is not None and run_dir.is_file():
@@ -102,7 +136,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     log_path = out / f"{stem}.epochs.jsonl" if write else None
     if log_path is not None and log_path.exists() and resume is None:
         log_path.unlink()
-    if run_dir is None and write:
+    if run_dir is None and write and checkpoints:
         run_dir = out / stem
     trainer = make_trainer(cfg, progress=progress, log_path=log_path,
                            checkpoint_dir=run_dir)
@@ -113,19 +147,25 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     device = resolve_device(cfg.train.device)
     t1 = time.perf_counter()
     test_metrics = evaluate(model, graph=train.to(device), target=test.to(device),
-                            exclude=[train.to(device), val.to(device)],
+                            exclude=[train.to(device)] if protocol == "legacy"
+                            else [train.to(device), val.to(device)],
                             k=cfg.train.k, batch_size=cfg.train.eval_batch_size)
     test_seconds = time.perf_counter() - t1
+    sparsity = sparsity_report(model, train.to(device), test.to(device),
+                               [train.to(device)] if protocol == "legacy"
+                               else [train.to(device), val.to(device)], cfg.train.k)
     result = {
-        "name": cfg.name, "protocol": "validated", "seed": cfg.seed,
+        "name": cfg.name, "protocol": protocol, "seed": cfg.seed,
         "config": cfg.to_dict(), "model": repr(model).splitlines()[0],
         "versions": versions(), "git_revision": git_revision(),
         "device": device_info(device),
         "data": {"users": train.num_users, "items": train.num_items,
-                 "train": len(train), "val": len(val), "test": len(test)},
+                 "train": len(train), "val": 0 if protocol == "legacy" else len(val),
+                 "test": len(test)},
         "best_epoch": history.best_epoch, "epochs_run": len(history),
         "resumed_from_epoch": trainer.resumed_from,
         "stopped_early": history.stopped_early, "val_best": history.best,
+        "sparsity": sparsity,
         "test": test_metrics,
         "seconds_per_epoch": history.mean_seconds("train_seconds"),
         "seconds_per_eval": history.mean_seconds("eval_seconds"),

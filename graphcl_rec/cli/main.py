@@ -6,7 +6,9 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from graphcl_rec.cli.config import load_config
 from graphcl_rec.cli.experiment import checkpoint_seed, run_experiment, with_seed
@@ -27,7 +29,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     rows = []
     for cfg in main_job_configs(epochs=args.epochs, seed=args.seed, device=args.device,
                                 names=names):
-        res = run_experiment(cfg, out_dir=args.out, progress=not args.no_progress)
+        res = run_experiment(cfg, out_dir=args.out, progress=not args.no_progress,
+                             checkpoints=False)
         t = res["test"]
         rows.append([cfg.name.removeprefix("ml-100k-"), f"{t['recall@20']:.4f}",
                      f"{t['ndcg@20']:.4f}", str(res["best_epoch"]),
@@ -56,6 +59,36 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"ndcg@20={t['ndcg@20']:.4f} best_epoch={res['best_epoch']} "
               f"s/epoch={res['seconds_per_epoch']:.3f} "
               f"s/eval={res['seconds_per_eval']:.3f} -> {res['path']}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Runs benchmark configs over seeds and regenerates the results report."""
+    from dataclasses import replace
+
+    from graphcl_rec.cli.report import write_report
+
+    out = Path(args.out)
+    for path in args.configs:
+        cfg = load_config(path, args.overrides)
+        train = cfg.train
+        if args.budget_minutes is not None:
+            train = replace(train, max_seconds=args.budget_minutes * 60)
+        if args.device is not None:
+            train = replace(train, device=args.device)
+        cfg = replace(cfg, train=train)
+        for seed in args.seeds:
+            res = run_experiment(with_seed(cfg, seed), out_dir=out,
+                                 progress=not args.no_progress,
+                                 checkpoints=args.checkpoints,
+                                 protocol=args.protocol)
+            t = res["test"]
+            print(f"{cfg.name} [{args.protocol}] seed={seed}: "
+                  f"recall@20={t['recall@20']:.4f} ndcg@20={t['ndcg@20']:.4f} "
+                  f"best_epoch={res['best_epoch']} epochs={res['epochs_run']} "
+                  f"s/epoch={res['seconds_per_epoch']:.2f} -> {res['path']}",
+                  flush=True)
+    print(f"report: {write_report(out, args.report)}")
     return 0
 
 
@@ -95,6 +128,20 @@ def parser() -> argparse.ArgumentParser:
                    help="continue a stopped run from RUN_DIR/last.pt "
                         "(RUN_DIR is <out>/<name>-seed<k>)")
     t.set_defaults(func=cmd_train)
+    b = sub.add_parser("bench", help="benchmark configs over seeds; writes RESULTS.md")
+    b.add_argument("configs", nargs="+")
+    b.add_argument("--seeds", type=int, nargs="+", default=[0])
+    b.add_argument("--budget-minutes", type=float, default=None,
+                   help="wall-clock budget per run (the run stops after the epoch "
+                        "that exceeds it)")
+    b.add_argument("--device", default=None)
+    b.add_argument("--protocol", choices=["validated", "legacy"], default="validated")
+    b.add_argument("--out", default="benchmarks/results")
+    b.add_argument("--report", default="benchmarks/RESULTS.md")
+    b.add_argument("--checkpoints", action="store_true",
+                   help="also write resumable checkpoints per run")
+    b.add_argument("--no-progress", action="store_true")
+    b.set_defaults(func=cmd_bench)
     d = sub.add_parser("datasets", help="list datasets with sizes and checksums")
     d.set_defaults(func=cmd_datasets)
     return p
@@ -104,11 +151,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; errors print one line (``--debug`` for the traceback)."""
     p = parser()
     args, extra = p.parse_known_args(argv)
-    if args.command == "train":
+    if args.command in ("train", "bench"):
         args.overrides = extra
     elif extra:
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    # torch announces its sparse CSR support as beta once per process; not actionable.
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

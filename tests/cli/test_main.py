@@ -113,3 +113,27 @@ def test_main_job_runs_end_to_end(tmp_path, capsys):
 def test_main_job_rejects_unknown_model(capsys):
     assert main(["run", "--models", "GAT", "--no-progress"]) == 2
     assert "Could not resolve model 'GAT'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("protocol", ["validated", "legacy"])
+def test_bench_writes_results_and_report(tmp_path, ratings, protocol):
+    cfg = write_config(tmp_path, ratings)
+    out, report = tmp_path / "res", tmp_path / "RESULTS.md"
+    assert main(["bench", str(cfg), "--seeds", "0", "1", "--out", str(out),
+                 "--report", str(report), "--protocol", protocol, "--no-progress",
+                 "--budget-minutes", "5"]) == 0
+    res = json.loads((out / "tiny-seed1.json").read_text())
+    assert res["protocol"] == protocol
+    assert res["config"]["train"]["max_seconds"] == 300
+    assert res["sparsity"] and {"min_degree", "recall@20"} <= set(res["sparsity"][0])
+    if protocol == "legacy":
+        assert res["data"]["val"] == 0
+    text = report.read_text()
+    assert f"| tiny | {protocol} | cpu | 2 |" in text
+    assert "[0](res/tiny-seed0.json)" in text
+
+
+def test_report_with_no_runs(tmp_path):
+    from graphcl_rec.cli.report import write_report
+    path = write_report(tmp_path, tmp_path / "R.md")
+    assert "No runs yet." in path.read_text()
