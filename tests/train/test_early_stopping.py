@@ -39,7 +39,8 @@ def test_missing_metric():
 
 def test_warmup_never_stops_early_but_tracks_best():
     es = EarlyStopping("m", patience=1, warmup=3)
-    assert [es.step({"m": v}) for v in (0.5, 0.1, 0.1, 0.1)] == [False, False, False, True]
+    steps = [es.step({"m": v}) for v in (0.5, 0.1, 0.1, 0.1)]
+    assert steps == [False, False, False, True]
     assert es.best == 0.5 and es.best_step == 0
     with pytest.raises(ValueError, match="warmup"):
         EarlyStopping("m", warmup=-1)
