@@ -40,7 +40,8 @@ def main() -> None:
     for label, cfg in zip(labels, configs):
         if args.models and label not in args.models:
             continue
-        runs = [run_experiment(replace(cfg, seed=s), out_dir=args.out, progress=False)
+        runs = [run_experiment(replace(cfg, seed=s), out_dir=args.out, progress=False,
+                               checkpoints=False)
                 for s in args.seeds]
 
         def stat(key: str, runs: list = runs) -> str:
