@@ -7,6 +7,8 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from graphcl_rec.augment.base import Augmentation, make_views
+from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
 from graphcl_rec.losses.contrastive import info_nce
 from graphcl_rec.models.base import Encoder
@@ -89,6 +91,13 @@ class ContrastiveRecommender(BPRRecommender):
         return (f"tau={self.tau}, ssl_weight={self.ssl_weight}, "
                 f"reg_weight={self.reg_weight}, negatives='{self.negatives}', "
                 f"reduction='{self.reduction}'")
+
+
+def paired_views(inter: Interactions, augment: Augmentation, num_layers: int,
+                 generator: torch.Generator) -> list[list[Tensor]]:
+    """Two independent augmented views, each ``num_layers`` adjacencies."""
+    return [make_views(inter, augment, num_layers, generator),
+            make_views(inter, augment, num_layers, generator)]
 
 
 def make_target(encoder: Encoder) -> Encoder:

@@ -5,8 +5,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from graphcl_rec.augment.base import Augmentation, make_views
-from graphcl_rec.contrast.base import check_momentum, ema_update, make_target
+from graphcl_rec.augment.base import Augmentation
+from graphcl_rec.contrast.base import (
+    check_momentum,
+    ema_update,
+    make_target,
+    paired_views,
+)
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
 from graphcl_rec.losses.contrastive import cosine_alignment
@@ -71,9 +76,7 @@ class BYOL(BPRRecommender):
         """Online and target views when an augmentation is set, else ``None``."""
         if self.augment is None:
             return None
-        n = self.encoder.num_layers
-        return [make_views(inter, self.augment, n, generator),
-                make_views(inter, self.augment, n, generator)]
+        return paired_views(inter, self.augment, self.encoder.num_layers, generator)
 
     def loss(self, batch: Batch, adjs: list[Tensor], views: list[list[Tensor]] | None,
              generator: torch.Generator | None = None) -> dict[str, Tensor]:

@@ -6,12 +6,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from graphcl_rec.augment.base import Augmentation, make_views
+from graphcl_rec.augment.base import Augmentation
 from graphcl_rec.contrast.base import (
     ContrastiveRecommender,
     check_momentum,
     ema_update,
     make_target,
+    paired_views,
 )
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
@@ -97,9 +98,7 @@ class MoCo(ContrastiveRecommender):
         """Query and key views when an augmentation is set, else ``None``."""
         if self.augment is None:
             return None
-        n = self.encoder.num_layers
-        return [make_views(inter, self.augment, n, generator),
-                make_views(inter, self.augment, n, generator)]
+        return paired_views(inter, self.augment, self.encoder.num_layers, generator)
 
     def queue(self, name: str) -> Tensor:
         """The filled part of the ``"user"`` or ``"item"`` queue."""

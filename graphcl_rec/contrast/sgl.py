@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from graphcl_rec.augment.base import Augmentation, make_views
+from graphcl_rec.augment.base import Augmentation
 from graphcl_rec.augment.dropout import EdgeDropout
-from graphcl_rec.contrast.base import ContrastiveRecommender
+from graphcl_rec.contrast.base import ContrastiveRecommender, paired_views
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
 from graphcl_rec.models.base import OBJECTIVES, Encoder
@@ -56,9 +56,7 @@ class SGL(ContrastiveRecommender):
     def sample_views(self, inter: Interactions, generator: torch.Generator
                      ) -> list[list[Tensor]]:
         """Two independent augmented views, each ``num_layers`` adjacencies."""
-        num_layers = self.encoder.num_layers
-        return [make_views(inter, self.augment, num_layers, generator),
-                make_views(inter, self.augment, num_layers, generator)]
+        return paired_views(inter, self.augment, self.encoder.num_layers, generator)
 
     def loss(self, batch: Batch, adjs: list[Tensor], views: list[list[Tensor]] | None,
              generator: torch.Generator | None = None) -> dict[str, Tensor]:

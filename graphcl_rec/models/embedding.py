@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from graphcl_rec.models.base import Encoder
+from graphcl_rec.graph.propagate import spmm
+from graphcl_rec.models.base import Encoder, Perturb
 
 
 class EmbeddingEncoder(Encoder):
@@ -56,6 +57,25 @@ class EmbeddingEncoder(Encoder):
         """Layer-0 user ``[U, d]`` and item ``[I, d]`` embeddings."""
         w = self.embedding.weight
         return w[: self.num_users], w[self.num_users :]
+
+    def propagate(self, adjs: list[Tensor], perturb: Perturb | None = None
+                  ) -> list[Tensor]:
+        """Node embeddings ``[E0, E1, ..., EL]`` after each propagation layer.
+
+        ``perturb`` is applied after every layer; with no layer it is applied once,
+        giving ``[E0, p(E0)]``.
+        """
+        self.check_adjs(adjs)
+        x = self.embedding.weight
+        layers = [x]
+        for adj in adjs:
+            x = spmm(adj, x)
+            if perturb is not None:
+                x = perturb(x)
+            layers.append(x)
+        if perturb is not None and not adjs:
+            layers.append(perturb(x))
+        return layers
 
     def split(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Splits ``[U+I, d]`` node rows into user and item parts."""

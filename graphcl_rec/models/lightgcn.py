@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from graphcl_rec.graph.propagate import spmm
 from graphcl_rec.models.base import ENCODERS, EncoderOutput, Perturb
 from graphcl_rec.models.embedding import EmbeddingEncoder
 
@@ -63,14 +62,10 @@ class LightGCN(EmbeddingEncoder):
         self, adjs: list[Tensor], perturb: Perturb | None = None
     ) -> EncoderOutput:
         """See :meth:`graphcl_rec.models.base.Encoder.forward`."""
-        self.check_adjs(adjs)
-        x = self.embedding.weight
-        layers = [x]
-        for adj in adjs:
-            x = spmm(adj, x)
-            if perturb is not None:
-                x = perturb(x)
-            layers.append(x)
+        layers = self.propagate(adjs, perturb)
+        if not adjs:
+            user, item = self.split(layers[-1])
+            return EncoderOutput(user, item, layers)
         stack = layers if self.include_ego else layers[1:]
         out = stack[0]
         for t in stack[1:]:

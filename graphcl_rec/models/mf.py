@@ -37,11 +37,6 @@ class MF(EmbeddingEncoder):
         self, adjs: list[Tensor], perturb: Perturb | None = None
     ) -> EncoderOutput:
         """See :meth:`graphcl_rec.models.base.Encoder.forward`."""
-        self.check_adjs(adjs)
-        x = self.embedding.weight
-        layers = [x]
-        if perturb is not None:
-            x = perturb(x)
-            layers.append(x)
-        user, item = self.split(x)
+        layers = self.propagate(adjs, perturb)
+        user, item = self.split(layers[-1])
         return EncoderOutput(user, item, layers)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from graphcl_rec.graph.propagate import spmm
 from graphcl_rec.models.base import ENCODERS, EncoderOutput, Perturb
 from graphcl_rec.models.embedding import EmbeddingEncoder
 
@@ -65,16 +64,8 @@ class SGC(EmbeddingEncoder):
         self, adjs: list[Tensor], perturb: Perturb | None = None
     ) -> EncoderOutput:
         """See :meth:`graphcl_rec.models.base.Encoder.forward`."""
-        self.check_adjs(adjs)
-        x = self.embedding.weight
-        layers = [x]
-        for adj in adjs:
-            x = spmm(adj, x)
-            if perturb is not None:
-                x = perturb(x)
-            layers.append(x)
-        if perturb is not None and not adjs:
-            x = perturb(x)
+        layers = self.propagate(adjs, perturb)
+        x = layers[-1]
         if self.linear is not None:
             x = self.linear(x)
         user, item = self.split(x)
