@@ -55,3 +55,32 @@ def test_l2_reg():
     assert l2_reg(torch.ones(4, 2), batch_size=2).item() == pytest.approx(2.0)
     with pytest.raises(ValueError):
         l2_reg()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_info_nce_gradients_match_cross_entropy_and_gradcheck(reduction):
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(7, 5, dtype=torch.double, generator=g, requires_grad=True)
+    c = torch.randn(11, 5, dtype=torch.double, generator=g, requires_grad=True)
+    t = torch.tensor([0, 3, 3, 10, 2, 5, 1])
+    info_nce(a, c, t, 0.3, reduction).backward()
+    ga, gc = a.grad.clone(), c.grad.clone()
+    a.grad = c.grad = None
+    logits = (torch.nn.functional.normalize(a, dim=1)
+              @ torch.nn.functional.normalize(c, dim=1).T) / 0.3
+    torch.nn.functional.cross_entropy(logits, t, reduction=reduction).backward()
+    torch.testing.assert_close(ga, a.grad)
+    torch.testing.assert_close(gc, c.grad)
+    assert torch.autograd.gradcheck(lambda x, y: info_nce(x, y, t, 0.3, reduction),
+                                    (a.detach().requires_grad_(),
+                                     c.detach().requires_grad_()))
+
+
+def test_info_nce_repeated_backward():
+    a = torch.randn(4, 3, requires_grad=True)
+    c = torch.randn(6, 3, requires_grad=True)
+    loss = info_nce(a, c, torch.tensor([0, 1, 2, 5]), 0.5)
+    loss.backward(retain_graph=True)
+    first = a.grad.clone()
+    loss.backward()
+    torch.testing.assert_close(a.grad, 2 * first)
