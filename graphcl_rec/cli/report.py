@@ -45,6 +45,15 @@ def _model_key(name: str, dataset: str) -> str:
     return name.removesuffix(f"_{dataset}")
 
 
+def _stopped_by(r: dict[str, Any]) -> str:
+    if r.get("stopped_early"):
+        return "early stopping"
+    train = r["config"]["train"]
+    if r["epochs_run"] >= train["epochs"]:
+        return "max epochs"
+    return "time budget" if train.get("max_seconds") is not None else "?"
+
+
 def results_table(results: list[dict[str, Any]], base: Path) -> list[str]:
     """Markdown rows: ours (mean ± sd over seeds) against the published numbers."""
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -53,8 +62,8 @@ def results_table(results: list[dict[str, Any]], base: Path) -> list[str]:
         groups[(ds, r["name"], r["protocol"], r["device"]["type"])].append(r)
     lines = ["| dataset | config | protocol | device | seeds | recall@20 | "
              "published | rel. diff | ndcg@20 | published | best epoch | epochs run |"
-             " s/epoch | s/eval | peak MB | runs |",
-             "|" + "---|" * 16]
+             " stopped by | s/epoch | s/eval | peak MB | runs |",
+             "|" + "---|" * 17]
     for (ds, name, protocol, device), runs in sorted(groups.items()):
         rec = [r["test"]["recall@20"] for r in runs]
         ndcg = [r["test"]["ndcg@20"] for r in runs]
@@ -70,6 +79,7 @@ def results_table(results: list[dict[str, Any]], base: Path) -> list[str]:
             f"{pub[1] if pub else '—'} | "
             f"{statistics.mean(r['best_epoch'] or 0 for r in runs):.0f} | "
             f"{statistics.mean(r['epochs_run'] for r in runs):.0f} | "
+            f"{', '.join(sorted({_stopped_by(r) for r in runs}))} | "
             f"{statistics.mean(r['seconds_per_epoch'] for r in runs):.2f} | "
             f"{statistics.mean(r['seconds_per_eval'] for r in runs):.2f} | "
             f"{statistics.mean(r['peak_memory_mb'] for r in runs):.0f} | {links} |")
@@ -115,8 +125,8 @@ def plot_curves(results: list[dict[str, Any]], out: Path) -> list[str]:
                     ts.append(clock / 60)
                     ys.append(h["val"]["recall@20"])
             if recs:
-                axes[0].plot(xs, ys, label=label)
-                axes[1].plot(ts, ys, label=label)
+                axes[0].plot(xs, ys, marker="o", ms=3, label=label)
+                axes[1].plot(ts, ys, marker="o", ms=3, label=label)
         axes[0].set_xlabel("epoch")
         axes[1].set_xlabel("wall-clock minutes (train + eval)")
         for ax in axes:
@@ -145,8 +155,10 @@ def write_report(results_dir: str | Path, report: str | Path) -> Path:
             " every row is a measured run (linked by seed). Protocols: `validated` "
             "selects the epoch on a validation split carved from train and evaluates "
             "test once; `legacy` selects the epoch on test, as the papers did, and is "
-            "only for comparison with published numbers. A run stopped by its "
-            "time budget before converging is marked by epochs run = its budget.", ""]
+            "only for comparison with published numbers. Runs stopped by a time "
+            "budget have not converged: their gap to a published number is not a "
+            "reproduction result. On CPU, peak MB is the process's peak resident "
+            "memory, which carries over between runs made by one `bench` call.", ""]
     text += results_table(results, base) if results else ["No runs yet."]
     text += ["", "## Sparsity groups (test users by training-degree quartile)", ""]
     text += sparsity_table(results)
