@@ -43,13 +43,7 @@ device = "cpu"
 
 
 @pytest.fixture
-def config(tmp_path):
-    lines = ["user\titem\trating"]
-    for u in range(30):
-        for i in range(u % 7, 40, 3):
-            lines.append(f"u{u}\ti{i}\t5")
-    ratings = tmp_path / "ratings.tsv"
-    ratings.write_text("\n".join(lines) + "\n")
+def config(tmp_path, ratings):
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(CONFIG.format(path=ratings))
     return cfg

@@ -32,17 +32,6 @@ device = "cpu"
 """
 
 
-@pytest.fixture
-def ratings(tmp_path):
-    lines = ["user\titem\trating"]
-    for u in range(30):
-        for i in range(u % 7, 40, 3):
-            lines.append(f"u{u}\ti{i}\t5")
-    path = tmp_path / "ratings.tsv"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def write_config(tmp_path, ratings, objective="bpr", extra=""):
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(CONFIG.format(path=ratings, objective=objective, extra=extra))
