@@ -11,7 +11,7 @@ from graphcl_rec.augment.base import Augmentation, make_views
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
 from graphcl_rec.losses.contrastive import info_nce
-from graphcl_rec.models.base import Encoder
+from graphcl_rec.models.base import Encoder, EncoderOutput
 from graphcl_rec.models.bpr import BPRRecommender
 
 NEGATIVES = ("all", "batch")
@@ -93,9 +93,14 @@ class ContrastiveRecommender(BPRRecommender):
                 f"reduction='{self.reduction}'")
 
 
-def paired_views(inter: Interactions, augment: Augmentation, num_layers: int,
-                 generator: torch.Generator) -> list[list[Tensor]]:
-    """Two independent augmented views, each ``num_layers`` adjacencies."""
+def paired_views(inter: Interactions, augment: Augmentation | None, num_layers: int,
+                 generator: torch.Generator) -> list[list[Tensor]] | None:
+    """Two independent augmented views, each ``num_layers`` adjacencies.
+
+    Returns ``None`` without an augmentation (both encoders then see the graph).
+    """
+    if augment is None:
+        return None
     return [make_views(inter, augment, num_layers, generator),
             make_views(inter, augment, num_layers, generator)]
 
@@ -106,6 +111,20 @@ def make_target(encoder: Encoder) -> Encoder:
     for p in target.parameters():
         p.requires_grad_(False)
     return target
+
+
+def online_and_target(online: Encoder, target: Encoder, out: EncoderOutput,
+                      adjs: list[Tensor], views: list[list[Tensor]] | None
+                      ) -> tuple[EncoderOutput, EncoderOutput]:
+    """Online pass on view 1 and gradient-free target pass on view 2.
+
+    Without views both see ``adjs``, and the online pass reuses ``out`` (the
+    forward already made for BPR) instead of propagating again.
+    """
+    first = online(views[0]) if views else out
+    with torch.no_grad():
+        second = target(views[1] if views else adjs)
+    return first, second
 
 
 @torch.no_grad()

@@ -10,6 +10,7 @@ from graphcl_rec.contrast.base import (
     check_momentum,
     ema_update,
     make_target,
+    online_and_target,
     paired_views,
 )
 from graphcl_rec.data.interactions import Interactions
@@ -74,8 +75,6 @@ class BYOL(BPRRecommender):
     def sample_views(self, inter: Interactions, generator: torch.Generator
                      ) -> list[list[Tensor]] | None:
         """Online and target views when an augmentation is set, else ``None``."""
-        if self.augment is None:
-            return None
         return paired_views(inter, self.augment, self.encoder.num_layers, generator)
 
     def loss(self, batch: Batch, adjs: list[Tensor], views: list[list[Tensor]] | None,
@@ -83,9 +82,8 @@ class BYOL(BPRRecommender):
         """BPR plus the alignment of predicted online and target embeddings."""
         out = self.encoder(adjs)
         terms = self.bpr_terms(batch, out)
-        online = self.encoder(views[0]) if views else out
-        with torch.no_grad():
-            target = self.target(views[1] if views else adjs)
+        online, target = online_and_target(self.encoder, self.target, out, adjs,
+                                           views)
         q = self.predictor
         if self.pairs == "interaction":
             u, i = batch.user, batch.pos

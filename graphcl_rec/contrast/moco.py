@@ -12,6 +12,7 @@ from graphcl_rec.contrast.base import (
     check_momentum,
     ema_update,
     make_target,
+    online_and_target,
     paired_views,
 )
 from graphcl_rec.data.interactions import Interactions
@@ -96,8 +97,6 @@ class MoCo(ContrastiveRecommender):
     def sample_views(self, inter: Interactions, generator: torch.Generator
                      ) -> list[list[Tensor]] | None:
         """Query and key views when an augmentation is set, else ``None``."""
-        if self.augment is None:
-            return None
         return paired_views(inter, self.augment, self.encoder.num_layers, generator)
 
     def queue(self, name: str) -> Tensor:
@@ -109,9 +108,7 @@ class MoCo(ContrastiveRecommender):
         """BPR plus queue InfoNCE of online queries against momentum keys."""
         out = self.encoder(adjs)
         terms = self.bpr_terms(batch, out)
-        query = self.encoder(views[0]) if views else out
-        with torch.no_grad():
-            key = self.target(views[1] if views else adjs)
+        query, key = online_and_target(self.encoder, self.target, out, adjs, views)
         users, items = torch.unique(batch.user), torch.unique(batch.pos)
         ssl = (queue_nce(query.user[users], key.user[users], self.queue("user"),
                          self.tau, self.reduction)

@@ -54,7 +54,7 @@ class SGL(ContrastiveRecommender):
         self.augment = augment if augment is not None else EdgeDropout(0.1)
 
     def sample_views(self, inter: Interactions, generator: torch.Generator
-                     ) -> list[list[Tensor]]:
+                     ) -> list[list[Tensor]] | None:
         """Two independent augmented views, each ``num_layers`` adjacencies."""
         return paired_views(inter, self.augment, self.encoder.num_layers, generator)
 

@@ -9,44 +9,14 @@ from graphcl_rec.cli.main import main
 from graphcl_rec.data import concat
 from graphcl_rec.errors import LeakageError
 from graphcl_rec.train import Trainer, load_checkpoint
+from tests.cli.conftest import write_config
 from tests.conftest import random_interactions
-
-CONFIG = """
-name = "tiny"
-seed = 3
-
-[data]
-path = "{path}"
-sep = "\\t"
-ratios = [0.8, 0.1, 0.1]
-
-[model]
-objective = "sgl"
-reg_weight = 1e-4
-
-[model.augment]
-name = "edge_dropout"
-p = 0.2
-
-[model.encoder]
-name = "lightgcn"
-dim = 8
-num_layers = 2
-
-[train]
-epochs = 4
-batch_size = 64
-lr = 0.01
-patience = 5
-device = "cpu"
-"""
 
 
 @pytest.fixture
 def config(tmp_path, ratings):
-    cfg = tmp_path / "tiny.toml"
-    cfg.write_text(CONFIG.format(path=ratings))
-    return cfg
+    return write_config(tmp_path, ratings, "sgl",
+                        '[model.augment]\nname = "edge_dropout"\np = 0.2', epochs=4)
 
 
 def test_runner_refuses_overlapping_splits(tmp_path, monkeypatch):

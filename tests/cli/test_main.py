@@ -3,39 +3,7 @@ import json
 import pytest
 
 from graphcl_rec.cli.main import main
-
-CONFIG = """
-name = "tiny"
-seed = 3
-
-[data]
-path = "{path}"
-sep = "\\t"
-ratios = [0.8, 0.1, 0.1]
-
-[model]
-objective = "{objective}"
-reg_weight = 1e-4
-{extra}
-
-[model.encoder]
-name = "lightgcn"
-dim = 8
-num_layers = 2
-
-[train]
-epochs = 2
-batch_size = 64
-lr = 0.01
-patience = 5
-device = "cpu"
-"""
-
-
-def write_config(tmp_path, ratings, objective="bpr", extra=""):
-    cfg = tmp_path / "tiny.toml"
-    cfg.write_text(CONFIG.format(path=ratings, objective=objective, extra=extra))
-    return cfg
+from tests.cli.conftest import write_config
 
 
 def test_train_writes_results_json(tmp_path, ratings, capsys):
