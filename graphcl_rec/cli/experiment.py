@@ -97,7 +97,8 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
 
     Args:
         cfg: The run configuration.
-        out_dir: Where ``<name>-seed<k>.json`` (and the epoch log) go; defaults to
+        out_dir: Where ``<name>-seed<k>.json`` (``<name>-legacy-seed<k>.json`` under
+            the legacy protocol) and the epoch log go; defaults to
             ``cfg.output_dir`` (to ``resume``'s parent when resuming).
         progress: Show progress bars.
         write: Write the results file and checkpoints.
@@ -132,7 +133,8 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     if out_dir is None:
         out_dir = run_dir.parent if run_dir is not None else cfg.output_dir
     out = Path(out_dir)
-    stem = f"{cfg.name}-seed{cfg.seed}"
+    tag = "-legacy" if protocol == "legacy" else ""
+    stem = f"{cfg.name}{tag}-seed{cfg.seed}"
     log_path = out / f"{stem}.epochs.jsonl" if write else None
     if log_path is not None and log_path.exists() and resume is None:
         log_path.unlink()

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from graphcl_rec.data.interactions import Interactions
+from graphcl_rec.eval.topk import grouped_topk, padded_width
 
 Exclude = Interactions | Sequence[Interactions] | None
 """Pairs never to rank: one set of interactions, several, or ``None``."""
@@ -112,7 +113,9 @@ def topk_blocks(
     r"""Top-``k`` items of :math:`s_{ui} = e_u^\top e_i` for blocks of users.
 
     Each block is one matrix product into a score buffer allocated once, the
-    excluded pairs set to :math:`-\infty` by index, and one :func:`torch.topk`.
+    excluded pairs set to :math:`-\infty` by index, and one exact
+    :func:`~graphcl_rec.eval.topk.grouped_topk` (wide catalogues are padded with
+    zero item rows whose scores are set to :math:`-\infty`).
 
     Args:
         user_emb: ``[U, d]`` user embeddings.
@@ -135,12 +138,17 @@ def topk_blocks(
     ex_row, ex_item = ex_row[keep], (exclude % num_items)[keep]  # sorted by row
     starts = torch.arange(0, n, block, device=device)
     bounds = torch.searchsorted(ex_row, starts).tolist() + [ex_row.numel()]
-    scores = torch.empty(min(block, n), num_items, dtype=user_emb.dtype, device=device)
+    width = padded_width(num_items, k)
+    scores = torch.empty(min(block, n), width, dtype=user_emb.dtype, device=device)
+    if width > num_items:
+        pad = item_emb.new_zeros(width - num_items, item_emb.size(1))
+        item_emb = torch.cat([item_emb, pad])
     item_t = item_emb.t()
     for j, s in enumerate(range(0, n, block)):
         buf = scores[: min(block, n - s)]
         torch.matmul(user_emb[users[s : s + block]], item_t, out=buf)
+        buf[:, num_items:] = float("-inf")
         lo, hi = bounds[j], bounds[j + 1]
         buf[ex_row[lo:hi] - s, ex_item[lo:hi]] = float("-inf")
-        values, indices = torch.topk(buf, k, dim=1)
-        yield s, values, indices
+        values, indices = grouped_topk(buf, k, num_items)
+        yield s, values, indices.clamp_(max=num_items - 1)

@@ -79,7 +79,8 @@ def test_bench_writes_results_and_report(tmp_path, ratings, protocol):
     assert main(["bench", str(cfg), "--seeds", "0", "1", "--out", str(out),
                  "--report", str(report), "--protocol", protocol, "--no-progress",
                  "--budget-minutes", "5"]) == 0
-    res = json.loads((out / "tiny-seed1.json").read_text())
+    tag = "-legacy" if protocol == "legacy" else ""
+    res = json.loads((out / f"tiny{tag}-seed1.json").read_text())
     assert res["protocol"] == protocol
     assert res["config"]["train"]["max_seconds"] == 300
     assert res["sparsity"] and {"min_degree", "recall@20"} <= set(res["sparsity"][0])
@@ -87,7 +88,17 @@ def test_bench_writes_results_and_report(tmp_path, ratings, protocol):
         assert res["data"]["val"] == 0
     text = report.read_text()
     assert f"| tiny | {protocol} | cpu | 2 |" in text
-    assert "[0](res/tiny-seed0.json)" in text
+    assert f"[0](res/tiny{tag}-seed0.json)" in text
+
+
+def test_both_protocols_keep_their_own_results(tmp_path, ratings):
+    cfg = write_config(tmp_path, ratings)
+    out = tmp_path / "res"
+    for protocol in ("validated", "legacy"):
+        assert main(["bench", str(cfg), "--out", str(out), "--protocol", protocol,
+                     "--report", str(tmp_path / "R.md"), "--no-progress"]) == 0
+    assert json.loads((out / "tiny-seed0.json").read_text())["protocol"] == "validated"
+    assert json.loads((out / "tiny-legacy-seed0.json").read_text())["protocol"] == "legacy"
 
 
 def test_report_with_no_runs(tmp_path):
