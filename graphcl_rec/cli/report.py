@@ -8,6 +8,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from graphcl_rec.cli.plots import plot_curves, plot_sparsity
+
 # Published Recall@20 / NDCG@20 on the LightGCN splits (legacy protocol: the papers
 # select the epoch on test). LightGCN: He et al. SIGIR 2020, Table 3; SGL-ED: Wu et
 # al. SIGIR 2021, Table 3; SimGCL: Yu et al. SIGIR 2022, Table 2; XSimGCL: Yu et al.
@@ -99,55 +101,13 @@ def sparsity_table(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def plot_curves(results: list[dict[str, Any]], out: Path) -> list[str]:
-    """Recall@20 vs epoch and vs wall-clock per dataset; returns image paths."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return []
-    by_ds: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in results:
-        by_ds[r["config"]["data"].get("dataset") or "custom"].append(r)
-    paths = []
-    for ds, runs in sorted(by_ds.items()):
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-        for r in runs:
-            recs = [h for h in r["history"] if "val" in h]
-            label = f"{r['name']} ({r['protocol']}, seed {r['seed']})"
-            clock, xs, ts, ys = 0.0, [], [], []
-            for h in r["history"]:
-                clock += h.get("train_seconds", 0) + h.get("eval_seconds", 0)
-                if "val" in h:
-                    xs.append(h["epoch"])
-                    ts.append(clock / 60)
-                    ys.append(h["val"]["recall@20"])
-            if recs:
-                axes[0].plot(xs, ys, marker="o", ms=3, label=label)
-                axes[1].plot(ts, ys, marker="o", ms=3, label=label)
-        axes[0].set_xlabel("epoch")
-        axes[1].set_xlabel("wall-clock minutes (train + eval)")
-        for ax in axes:
-            ax.set_ylabel("selection-split recall@20")
-            ax.grid(alpha=0.3)
-        axes[1].legend(fontsize=7)
-        fig.suptitle(ds)
-        fig.tight_layout()
-        path = out / f"curves_{ds}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(str(path))
-    return paths
-
-
 def write_report(results_dir: str | Path, report: str | Path) -> Path:
     """Writes the Markdown report (and plots next to it) from measured runs only."""
     results_dir, report = Path(results_dir), Path(report)
     results = load_results(results_dir)
     base = report.parent
     images = plot_curves(results, base) if results else []
+    bars = plot_sparsity(results, base) if results else []
     shown = (results_dir.relative_to(base) if results_dir.is_relative_to(base)
              else results_dir)
     text = ["# Benchmark results", "",
@@ -162,6 +122,8 @@ def write_report(results_dir: str | Path, report: str | Path) -> Path:
     text += results_table(results, base) if results else ["No runs yet."]
     text += ["", "## Sparsity groups (test users by training-degree quartile)", ""]
     text += sparsity_table(results)
+    for img in bars:
+        text += ["", f"![sparsity]({Path(img).name})"]
     for img in images:
         text += ["", f"![curves]({Path(img).name})"]
     report.write_text("\n".join(text) + "\n", encoding="utf-8")
