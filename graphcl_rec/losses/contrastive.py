@@ -23,10 +23,12 @@ class _InfoNCE(torch.autograd.Function):
     """
 
     BLOCK = 2**21
+    MAX_SHIFT = 80.0
+    """Largest ``2 / tau`` for which a constant shift keeps ``exp`` in range."""
 
     @staticmethod
     def forward(ctx: Any, a: Tensor, c: Tensor, target: Tensor,  # noqa: D102
-                scale: float) -> Tensor:
+                scale: float, bound: float | None) -> Tensor:
         need_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
         rows = max(16, _InfoNCE.BLOCK // max(c.shape[0], 1))
         grad_a = torch.empty_like(a) if need_grad else a
@@ -35,15 +37,20 @@ class _InfoNCE(torch.autograd.Function):
         for start in range(0, a.shape[0], rows):
             block, tgt = a[start:start + rows], target[start:start + rows]
             logits = block @ c.T
-            peak = logits.amax(dim=1, keepdim=True)
-            prob = logits.sub_(peak).exp_()
+            if bound is None:
+                peak = logits.amax(dim=1, keepdim=True)
+                prob = logits.sub_(peak).exp_()
+            else:
+                # |logit| <= bound: one shift for all rows, no max pass needed.
+                peak = logits.new_full((logits.shape[0], 1), bound)
+                prob = logits.sub_(bound).exp_()
             norm = prob.sum(dim=1, keepdim=True)
             pos = c[tgt]
             total += (peak + norm.log()).sum() - (block * pos).sum()
             if need_grad:
-                prob.div_(norm)
-                torch.sub(prob @ c, pos, out=grad_a[start:start + rows])
-                grad_c.addmm_(prob.T, block)
+                # softmax = prob / norm, applied to the [rows, d] factors instead.
+                torch.sub((prob @ c).div_(norm), pos, out=grad_a[start:start + rows])
+                grad_c.addmm_(prob.T, block / norm)
                 grad_c.index_add_(0, tgt, block, alpha=-1.0)
         if need_grad:
             ctx.save_for_backward(grad_a, grad_c)
@@ -52,10 +59,11 @@ class _InfoNCE(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, None, None]:  # noqa: D102
+    def backward(ctx: Any, grad: Tensor  # noqa: D102
+                 ) -> tuple[Tensor, Tensor, None, None, None]:
         grad_a, grad_c = ctx.saved_tensors
         g = grad * ctx.scale
-        return grad_a * g, grad_c * g, None, None
+        return grad_a * g, grad_c * g, None, None, None
 
 
 def info_nce(
@@ -104,7 +112,10 @@ def info_nce(
     a = F.normalize(anchor, dim=-1) / tau
     c = F.normalize(candidates, dim=-1)
     scale = 1.0 / max(a.shape[0], 1) if reduction == "mean" else 1.0
-    return _InfoNCE.apply(a, c, target, scale)
+    # Cosines are in [-1, 1], so every logit is within 1/tau of 0: shifting by 1/tau
+    # keeps exp in [exp(-2/tau), 1] and spares the row-max pass (not for tiny tau).
+    bound = 1.0 / tau if 2.0 / tau <= _InfoNCE.MAX_SHIFT else None
+    return _InfoNCE.apply(a, c, target, scale, bound)
 
 
 def cosine_alignment(online: Tensor, target: Tensor) -> Tensor:
