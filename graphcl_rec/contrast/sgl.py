@@ -63,7 +63,7 @@ class SGL(ContrastiveRecommender):
         """BPR on ``adjs`` plus InfoNCE between the two views."""
         if views is None or len(views) != 2:
             raise ValueError("SGL.loss needs the two views from sample_views()")
-        terms = self.bpr_terms(batch, self.encoder(adjs))
+        terms = self.batch_terms(batch, adjs)
         z1, z2 = self.encoder(views[0]), self.encoder(views[1])
         return self.combine(terms, self.contrast(batch, z1.user, z1.item, z2.user,
                                                  z2.item))

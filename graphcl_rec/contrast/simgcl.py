@@ -73,7 +73,7 @@ class SimGCL(ContrastiveRecommender):
     def loss(self, batch: Batch, adjs: list[Tensor], views: list[list[Tensor]] | None,
              generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """BPR on a clean pass plus InfoNCE between two noisy passes."""
-        terms = self.bpr_terms(batch, self.encoder(adjs))
+        terms = self.batch_terms(batch, adjs)
         noise = uniform_noise(self.eps, generator)
         z1 = self.encoder(adjs, perturb=noise)
         z2 = self.encoder(adjs, perturb=noise)

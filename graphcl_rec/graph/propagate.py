@@ -63,6 +63,90 @@ def spmm(adj: Any, x: Tensor) -> Tensor:
     return _SymmetricSpmm.apply(adj, x)
 
 
+def slice_rows(adj: Tensor, rows: Tensor) -> Tensor:
+    """Rows ``rows`` of a CSR matrix as a ``[R, N]`` CSR matrix (no Python loop).
+
+    Args:
+        adj: ``[M, N]`` sparse CSR tensor.
+        rows: ``[R]`` int64 row indices.
+
+    Returns:
+        ``[R, N]`` sparse CSR tensor with the same columns and values.
+
+    Examples:
+        >>> a = torch.tensor([[0.0, 1.0], [2.0, 0.0], [0.0, 3.0]]).to_sparse_csr()
+        >>> slice_rows(a, torch.tensor([2, 0])).to_dense().tolist()
+        [[0.0, 3.0], [0.0, 1.0]]
+    """
+    crow = adj.crow_indices()
+    start = crow[rows]
+    count = crow[rows + 1] - start
+    new_crow = torch.zeros(rows.numel() + 1, dtype=crow.dtype, device=crow.device)
+    torch.cumsum(count, 0, out=new_crow[1:])
+    nnz = int(new_crow[-1])
+    idx = torch.repeat_interleave(start - new_crow[:-1], count, output_size=nnz)
+    idx += torch.arange(nnz, device=idx.device, dtype=idx.dtype)
+    return torch.sparse_csr_tensor(new_crow, adj.col_indices()[idx], adj.values()[idx],
+                                   (rows.numel(), adj.shape[1]), check_invariants=False)
+
+
+def transpose_csr(adj: Tensor) -> Tensor:
+    """The transpose of a ``[R, N]`` CSR matrix as an ``[N, R]`` CSR matrix."""
+    num_rows, num_cols = adj.shape
+    crow, col = adj.crow_indices(), adj.col_indices()
+    row = torch.repeat_interleave(torch.arange(num_rows, device=col.device),
+                                  crow[1:] - crow[:-1], output_size=col.numel())
+    order = torch.argsort(col, stable=True)
+    new_crow = torch.zeros(num_cols + 1, dtype=crow.dtype, device=crow.device)
+    torch.cumsum(torch.bincount(col, minlength=num_cols), 0, out=new_crow[1:])
+    return torch.sparse_csr_tensor(new_crow, row[order], adj.values()[order],
+                                   (num_cols, num_rows), check_invariants=False)
+
+
+class _RowSpmm(torch.autograd.Function):
+    """``Y = A[rows] X``; the gradient ``A[rows]^T dY`` uses the slice's transpose."""
+
+    @staticmethod
+    def forward(ctx: Any, sub: Tensor, x: Tensor) -> Tensor:  # noqa: D102
+        ctx.sub = sub
+        return _mm(sub, x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[None, Tensor]:  # noqa: D102
+        return None, _mm(transpose_csr(ctx.sub), grad.contiguous())
+
+
+def spmm_rows(adj: Any, x: Tensor, rows: Tensor) -> Tensor:
+    r"""Rows ``rows`` of :math:`\hat{A} X`, without computing the others.
+
+    For a CSR adjacency and a small row set this reads only the selected rows'
+    non-zeros (the last LightGCN layer of a BPR step needs about 6,000 of Gowalla's
+    70,839 rows, 12-16 % of the non-zeros); otherwise it is ``spmm(adj, x)[rows]``.
+    Either way the result and its gradient equal those of the full product's rows.
+
+    Args:
+        adj: ``[N, N]`` adjacency accepted by :func:`spmm`.
+        x: ``[N, d]`` features.
+        rows: ``[R]`` int64 node indices.
+
+    Returns:
+        ``[R, d]``.
+
+    Examples:
+        >>> a = torch.tensor([[0.0, 1.0], [1.0, 0.0]]).to_sparse_csr()
+        >>> spmm_rows(a, torch.tensor([[1.0], [2.0]]), torch.tensor([1])).tolist()
+        [[1.0]]
+    """
+    sliceable = (isinstance(adj, Tensor) and adj.layout == torch.sparse_csr
+                 and 4 * rows.numel() < adj.shape[0])
+    if not sliceable:
+        return spmm(adj, x)[rows]
+    sub = slice_rows(adj, rows)
+    if not x.requires_grad:
+        return _mm(sub, x)
+    return _RowSpmm.apply(sub, x)
+
+
 def to_backend(adj: Tensor, backend: str = "torch") -> Any:
     """Converts a CSR adjacency to the chosen propagation backend.
 

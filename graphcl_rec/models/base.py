@@ -56,6 +56,23 @@ class Encoder(nn.Module, ABC):
             the ``[U+I, d]`` output of layer ``l`` (``layers[0]`` the ego layer).
         """
 
+    def forward_rows(self, adjs: list[Tensor], rows: Tensor) -> Tensor:
+        """Final embeddings of the nodes ``rows`` only (users first, then items).
+
+        Equal to ``cat([out.user, out.item])[rows]`` of :meth:`forward`, which is
+        what this default computes; encoders override it when fewer rows are
+        cheaper (BPR reads only the batch's nodes).
+
+        Args:
+            adjs: As in :meth:`forward`.
+            rows: ``[R]`` int64 node indices (items offset by ``num_users``).
+
+        Returns:
+            ``[R, d]``.
+        """
+        out = self(adjs)
+        return torch.cat([out.user, out.item])[rows]
+
     @abstractmethod
     def ego(self) -> tuple[Tensor, Tensor]:
         """Layer-0 user ``[U, d]`` and item ``[I, d]`` embeddings (for L2)."""

@@ -54,24 +54,55 @@ class BPRRecommender(Recommender):
 
     def select_negatives(self, batch: Batch, out: EncoderOutput) -> Tensor:
         """The negatives that enter the loss: ``[B]`` or ``[B, n]`` item indices."""
+        return self._hardest(batch, out.user[batch.user], out.item[batch.neg])[0]
+
+    def _hardest(self, batch: Batch, u: Tensor, neg_emb: Tensor
+                 ) -> tuple[Tensor, Tensor]:
+        """Negative ids and embeddings kept: the best-scored of each row if hard."""
         if not self.hard_negatives or batch.neg.dim() == 1:
-            return batch.neg
+            return batch.neg, neg_emb
         with torch.no_grad():
-            scores = (out.user[batch.user].unsqueeze(1) * out.item[batch.neg]).sum(-1)
-            best = scores.argmax(dim=1, keepdim=True)
-        return batch.neg.gather(1, best).squeeze(1)
+            best = (u.unsqueeze(1) * neg_emb).sum(-1).argmax(dim=1)
+        rows = torch.arange(best.numel(), device=best.device)
+        return batch.neg[rows, best], neg_emb[rows, best]
 
     def bpr_terms(self, batch: Batch, out: EncoderOutput) -> dict[str, Tensor]:
-        """BPR and L2 terms for the batch, given the encoder's output."""
-        neg_idx = self.select_negatives(batch, out)
-        u = out.user[batch.user]
-        pos = (u * out.item[batch.pos]).sum(-1)
-        neg_emb = out.item[neg_idx]
-        neg = (
-            (u.unsqueeze(1) * neg_emb).sum(-1)
-            if neg_idx.dim() == 2
-            else (u * neg_emb).sum(-1)
-        )
+        """BPR and L2 terms for the batch, given the encoder's full output."""
+        return self.terms_from(batch, out.user[batch.user], out.item[batch.pos],
+                               out.item[batch.neg])
+
+    def batch_terms(self, batch: Batch, adjs: list[Tensor]) -> dict[str, Tensor]:
+        """BPR and L2 terms, propagating only what the batch's nodes need.
+
+        Equal to ``bpr_terms(batch, self.encoder(adjs))`` (same value and
+        gradients, up to float rounding) through
+        :meth:`~graphcl_rec.models.base.Encoder.forward_rows`.
+        """
+        num_users, b = self.encoder.num_users, batch.user.numel()
+        nodes = torch.cat([batch.user, batch.pos + num_users,
+                           batch.neg.flatten() + num_users])
+        rows, inverse = torch.unique(nodes, return_inverse=True)
+        emb = self.encoder.forward_rows(adjs, rows)[inverse]
+        neg = emb[2 * b:].view(*batch.neg.shape, emb.size(1))
+        return self.terms_from(batch, emb[:b], emb[b:2 * b], neg)
+
+    def terms_from(self, batch: Batch, u: Tensor, pos_emb: Tensor, neg_emb: Tensor
+                   ) -> dict[str, Tensor]:
+        """BPR and L2 terms from the batch's final embeddings.
+
+        Args:
+            batch: The triples.
+            u: ``[B, d]`` user embeddings.
+            pos_emb: ``[B, d]`` positive-item embeddings.
+            neg_emb: ``[B, d]`` or ``[B, n, d]`` negative-item embeddings.
+
+        Returns:
+            ``{"loss", "bpr", "reg"}``.
+        """
+        neg_idx, neg_emb = self._hardest(batch, u, neg_emb)
+        pos = (u * pos_emb).sum(-1)
+        neg = ((u.unsqueeze(1) * neg_emb).sum(-1) if neg_emb.dim() == 3
+               else (u * neg_emb).sum(-1))
         bpr = bpr_loss(pos, neg)
         ego_u, ego_i = self.encoder.ego()
         reg = l2_reg(
@@ -94,7 +125,7 @@ class BPRRecommender(Recommender):
         generator: torch.Generator | None = None,
     ) -> dict[str, Tensor]:
         """BPR + L2 terms; see :meth:`graphcl_rec.models.base.Recommender.loss`."""
-        return self.bpr_terms(batch, self.encoder(adjs))
+        return self.batch_terms(batch, adjs)
 
     def extra_repr(self) -> str:
         """Constructor arguments shown by ``repr``."""

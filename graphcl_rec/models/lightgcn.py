@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from graphcl_rec.graph.propagate import spmm, spmm_rows
 from graphcl_rec.models.base import ENCODERS, EncoderOutput, Perturb
 from graphcl_rec.models.embedding import EmbeddingEncoder
 
@@ -73,3 +74,23 @@ class LightGCN(EmbeddingEncoder):
         out = out / len(stack)
         user, item = self.split(out)
         return EncoderOutput(user, item, layers)
+
+    def forward_rows(self, adjs: list[Tensor], rows: Tensor) -> Tensor:
+        r"""Final embeddings of ``rows`` only: the last layer reads only their rows.
+
+        :math:`E[r] = \frac{1}{L+1}(\sum_{l<L} E^{(l)}[r] + \hat{A}_L[r] E^{(L-1)})`
+        (without :math:`E^{(0)}` and with :math:`L` for ``include_ego=False``), which
+        skips most of the last layer's product and of its backward (see
+        :func:`~graphcl_rec.graph.propagate.spmm_rows`).
+        """
+        self.check_adjs(adjs)
+        x = self.embedding.weight
+        if not adjs:
+            return x[rows]
+        acc = x[rows] if self.include_ego else None
+        for adj in adjs[:-1]:
+            x = spmm(adj, x)
+            acc = x[rows] if acc is None else acc + x[rows]
+        last = spmm_rows(adjs[-1], x, rows)
+        out = last if acc is None else acc + last
+        return out / (len(adjs) + int(self.include_ego))

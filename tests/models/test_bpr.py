@@ -62,3 +62,35 @@ def test_bpr_is_stable_for_large_margins():
 def test_negative_reg_weight_rejected():
     with pytest.raises(ValueError, match="reg_weight"):
         BPRRecommender(MF(2, 2, dim=2), reg_weight=-1)
+
+
+@pytest.mark.parametrize("include_ego", [True, False])
+@pytest.mark.parametrize("hard", [False, True])
+def test_batch_terms_equal_full_forward_terms(include_ego, hard):
+    """The row-restricted last layer gives the full forward's loss and gradients."""
+    inter = random_interactions(60, 90, 600)
+    adjs = [adjacency(inter)] * 3
+    enc = LightGCN(60, 90, dim=8, num_layers=3, include_ego=include_ego)
+    model = BPRRecommender(enc, reg_weight=0.1, hard_negatives=hard)
+    gen = torch.Generator().manual_seed(0)
+    neg = torch.randint(0, 90, (6, 3) if hard else (6,), generator=gen)
+    batch = Batch(torch.randint(0, 60, (6,), generator=gen),
+                  torch.randint(0, 90, (6,), generator=gen), neg)
+    assert 4 * 6 * 5 < 150  # few enough rows for the sliced product
+    got = model.batch_terms(batch, adjs)
+    got["loss"].backward()
+    grad = enc.embedding.weight.grad.clone()
+    enc.embedding.weight.grad = None
+    ref = model.bpr_terms(batch, enc(adjs))
+    ref["loss"].backward()
+    for key in ("loss", "bpr", "reg"):
+        torch.testing.assert_close(got[key], ref[key])
+    torch.testing.assert_close(grad, enc.embedding.weight.grad)
+
+
+def test_default_forward_rows_is_the_full_forward_rows():
+    enc = MF(3, 4, dim=2)
+    rows = torch.tensor([6, 0, 3])
+    out = enc([])
+    torch.testing.assert_close(enc.forward_rows([], rows),
+                               torch.cat([out.user, out.item])[rows])
