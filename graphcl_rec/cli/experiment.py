@@ -118,6 +118,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     if protocol not in PROTOCOLS:
         raise ValueError(f"Could not resolve protocol '{protocol}' among choices "
                          f"{list(PROTOCOLS)}")
+    revision = git_revision()  # the code that trains, not whatever HEAD is at the end
     train, val, test = load_data(cfg.data)
     check_disjoint(train, val, test, names=("train", "val", "test"))
     if protocol == "legacy":
@@ -159,7 +160,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     result = {
         "name": cfg.name, "protocol": protocol, "seed": cfg.seed,
         "config": cfg.to_dict(), "model": repr(model).splitlines()[0],
-        "versions": versions(), "git_revision": git_revision(),
+        "versions": versions(), "git_revision": revision,
         "device": device_info(device),
         "data": {"users": train.num_users, "items": train.num_items,
                  "train": len(train), "val": 0 if protocol == "legacy" else len(val),
