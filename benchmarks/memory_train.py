@@ -4,7 +4,8 @@ Usage: python benchmarks/memory_train.py [CONFIG ...] [--steps 20] [--threads 2]
 
 For each config (default: SGL-ED and LightGCN on Yelp2018) a subprocess loads the
 split, builds the model and the trainer's optimiser, and trains ``--steps`` batches
-with the config's sampler (views drawn as in an epoch). It prints the process's
+with the config's sampler (views drawn as in an epoch), with the training loop of
+``speed.py``. It prints the process's
 resident memory after loading the data, its peak resident memory (``ru_maxrss``)
 over the whole run, and the peak growth during training. On CUDA the device's peak
 allocation is printed as well.
@@ -16,9 +17,10 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 CHILD = r"""
-import json, resource, sys, time, torch
+import json, resource, sys, torch
 from graphcl_rec.cli.build import build_model, load_data
 from graphcl_rec.cli.config import load_config
 from graphcl_rec.data.sampling import PairSampler
@@ -26,6 +28,8 @@ from graphcl_rec.graph import adjacency
 
 path, steps, threads, device = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
     sys.argv[4]
+sys.path.insert(0, sys.argv[5])
+from speed import epoch_seconds  # the training loop the speed figures use
 torch.set_num_threads(threads)
 dev = torch.device(device)
 rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -36,23 +40,9 @@ model = build_model(cfg.model, train.num_users, train.num_items).to(dev)
 train = train.to(dev)
 adj = adjacency(train)
 adjs = [adj] * model.encoder.num_layers
-gen = torch.Generator(device=dev).manual_seed(0)
-opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], cfg.train.lr)
 sampler = PairSampler(train, cfg.train.batch_size, mode=cfg.train.sampler)
-t0 = time.perf_counter()
-views = model.sample_views(train, gen)
-n = 0
-for batch in sampler.epoch(gen):
-    out = model.loss(batch, adjs, views, gen)
-    opt.zero_grad(set_to_none=True)
-    out["loss"].backward()
-    opt.step()
-    model.on_step_end()
-    n += 1
-    if n == steps:
-        break
-seconds = time.perf_counter() - t0
-res = {"config": cfg.name, "steps": n, "seconds_per_step": seconds / n,
+seconds = epoch_seconds(model, train, adjs, sampler, steps, False) / len(sampler)
+res = {"config": cfg.name, "steps": steps, "seconds_per_step": seconds,
        "rss_after_data_mb": after_data, "peak_rss_mb": rss(),
        "train_growth_mb": rss() - after_data}
 if dev.type == "cuda":
@@ -76,7 +66,8 @@ def main() -> None:
     for path in args.configs:
         out = subprocess.run(
             [sys.executable, "-c", CHILD, path, str(args.steps), str(args.threads),
-             args.device], capture_output=True, text=True, check=True)
+             args.device, str(Path(__file__).resolve().parent)],
+            capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         extra = (f" (CUDA peak {r['cuda_peak_mb']:.0f} MB)" if "cuda_peak_mb" in r
                  else "")

@@ -48,7 +48,7 @@ def machine_rates() -> tuple[float, float]:
 
 
 def epoch_seconds(model, train, adjs, sampler, steps, full) -> float:
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator(device=train.user.device).manual_seed(0)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-3)
     t0 = time.perf_counter()
     views = model.sample_views(train, gen)

@@ -8,18 +8,32 @@ from pathlib import Path
 from typing import Any
 
 
-def plot_curves(results: list[dict[str, Any]], out: Path) -> list[str]:
-    """Recall@20 vs epoch and vs wall-clock per dataset; returns image paths."""
+def _pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend, or ``None`` without matplotlib."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return []
+        return None
+    return plt
+
+
+def _by_dataset(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Results grouped by their config's dataset name (``"custom"`` for paths)."""
     by_ds: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in results:
         by_ds[r["config"]["data"].get("dataset") or "custom"].append(r)
+    return by_ds
+
+
+def plot_curves(results: list[dict[str, Any]], out: Path) -> list[str]:
+    """Recall@20 vs epoch and vs wall-clock per dataset; returns image paths."""
+    plt = _pyplot()
+    if plt is None:
+        return []
+    by_ds = _by_dataset(results)
     paths = []
     for ds, runs in sorted(by_ds.items()):
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -66,17 +80,10 @@ def plot_sparsity(results: list[dict[str, Any]], out: Path) -> list[str]:
     Returns:
         The image paths; empty when matplotlib is not installed.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return []
-    by_ds: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in results:
-        if r.get("sparsity"):
-            by_ds[r["config"]["data"].get("dataset") or "custom"].append(r)
+    by_ds = _by_dataset([r for r in results if r.get("sparsity")])
     paths = []
     for ds, runs in sorted(by_ds.items()):
         recall: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(
