@@ -134,8 +134,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     if out_dir is None:
         out_dir = run_dir.parent if run_dir is not None else cfg.output_dir
     out = Path(out_dir)
-    tag = "-legacy" if protocol == "legacy" else ""
-    stem = f"{cfg.name}{tag}-seed{cfg.seed}"
+    stem = run_stem(cfg, protocol)
     log_path = out / f"{stem}.epochs.jsonl" if write else None
     if log_path is not None and log_path.exists() and resume is None:
         log_path.unlink()
@@ -183,6 +182,18 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         os.replace(tmp, path)
         result["path"] = str(path)
     return result
+
+
+def run_stem(cfg: RunConfig, protocol: str = "validated") -> str:
+    """File stem of a run: ``<name>-seed<k>`` or ``<name>-legacy-seed<k>``.
+
+    Examples:
+        >>> from graphcl_rec.cli.config import from_dict
+        >>> run_stem(from_dict({"seed": 2}, name="sgl"), "legacy")
+        'sgl-legacy-seed2'
+    """
+    tag = "-legacy" if protocol == "legacy" else ""
+    return f"{cfg.name}{tag}-seed{cfg.seed}"
 
 
 def with_seed(cfg: RunConfig, seed: int) -> RunConfig:

@@ -11,7 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from graphcl_rec.cli.config import load_config
-from graphcl_rec.cli.experiment import checkpoint_seed, run_experiment, with_seed
+from graphcl_rec.cli.experiment import (
+    checkpoint_seed,
+    run_experiment,
+    run_stem,
+    with_seed,
+)
 from graphcl_rec.cli.main_job import MAIN_JOB, main_job_configs
 
 
@@ -78,10 +83,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
             train = replace(train, device=args.device)
         cfg = replace(cfg, train=train)
         for seed in args.seeds:
-            res = run_experiment(with_seed(cfg, seed), out_dir=out,
-                                 progress=not args.no_progress,
-                                 checkpoints=args.checkpoints,
-                                 protocol=args.protocol)
+            run_cfg = with_seed(cfg, seed)
+            run_dir = out / run_stem(run_cfg, args.protocol)
+            resume = run_dir if args.resume and (run_dir / "last.pt").exists() else None
+            res = run_experiment(run_cfg, out_dir=out, progress=not args.no_progress,
+                                 checkpoints=args.checkpoints or args.resume,
+                                 protocol=args.protocol, resume=resume)
             t = res["test"]
             print(f"{cfg.name} [{args.protocol}] seed={seed}: "
                   f"recall@20={t['recall@20']:.4f} ndcg@20={t['ndcg@20']:.4f} "
@@ -140,6 +147,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--report", default="benchmarks/RESULTS.md")
     b.add_argument("--checkpoints", action="store_true",
                    help="also write resumable checkpoints per run")
+    b.add_argument("--resume", action="store_true",
+                   help="continue each run from <out>/<run>/last.pt when it exists "
+                        "(implies --checkpoints)")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=cmd_bench)
     d = sub.add_parser("datasets", help="list datasets with sizes and checksums")

@@ -161,3 +161,20 @@ def test_report_without_sparsity_has_no_sparsity_plot(tmp_path):
     for line in text.splitlines():
         if line.startswith("!["):
             assert (tmp_path / line.split("(")[1].rstrip(")")).is_file()
+
+
+def test_bench_resume_continues_a_stopped_run(tmp_path, ratings):
+    cfg = write_config(tmp_path, ratings, epochs=3)
+    out = tmp_path / "res"
+    common = ["bench", str(cfg), "--out", str(out), "--protocol", "legacy",
+              "--report", str(tmp_path / "R.md"), "--no-progress"]
+    # A budget far below one epoch stops the run after its first epoch.
+    assert main([*common, "--checkpoints", "--budget-minutes", "1e-6"]) == 0
+    first = json.loads((out / "tiny-legacy-seed0.json").read_text())
+    assert first["epochs_run"] == 1
+    assert (out / "tiny-legacy-seed0" / "last.pt").exists()
+    assert main([*common, "--resume"]) == 0
+    res = json.loads((out / "tiny-legacy-seed0.json").read_text())
+    assert res["resumed_from_epoch"] == 1 and res["epochs_run"] == 3
+    log = (out / "tiny-legacy-seed0.epochs.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in log] == [1, 2, 3]
