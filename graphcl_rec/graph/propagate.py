@@ -116,6 +116,15 @@ class _RowSpmm(torch.autograd.Function):
         return None, _mm(transpose_csr(ctx.sub), grad.contiguous())
 
 
+def row_slicing_pays(adj: Any, num_rows: int) -> bool:
+    """Whether :func:`spmm_rows` slices ``adj`` rather than multiply it whole.
+
+    It does for a CSR tensor and fewer than a quarter of its rows.
+    """
+    return (isinstance(adj, Tensor) and adj.layout == torch.sparse_csr
+            and 4 * num_rows < adj.shape[0])
+
+
 def spmm_rows(adj: Any, x: Tensor, rows: Tensor) -> Tensor:
     r"""Rows ``rows`` of :math:`\hat{A} X`, without computing the others.
 
@@ -137,9 +146,7 @@ def spmm_rows(adj: Any, x: Tensor, rows: Tensor) -> Tensor:
         >>> spmm_rows(a, torch.tensor([[1.0], [2.0]]), torch.tensor([1])).tolist()
         [[1.0]]
     """
-    sliceable = (isinstance(adj, Tensor) and adj.layout == torch.sparse_csr
-                 and 4 * rows.numel() < adj.shape[0])
-    if not sliceable:
+    if not row_slicing_pays(adj, rows.numel()):
         return spmm(adj, x)[rows]
     sub = slice_rows(adj, rows)
     if not x.requires_grad:

@@ -56,6 +56,13 @@ class Encoder(nn.Module, ABC):
             the ``[U+I, d]`` output of layer ``l`` (``layers[0]`` the ego layer).
         """
 
+    def restricts_rows(self, adjs: list[Tensor], num_rows: int) -> bool:
+        """Whether :meth:`forward_rows` for ``num_rows`` rows beats :meth:`forward`.
+
+        By default it does not: it runs the full forward.
+        """
+        return False
+
     def forward_rows(self, adjs: list[Tensor], rows: Tensor) -> Tensor:
         """Final embeddings of the nodes ``rows`` only (users first, then items).
 

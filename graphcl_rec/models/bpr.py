@@ -75,12 +75,15 @@ class BPRRecommender(Recommender):
         """BPR and L2 terms, propagating only what the batch's nodes need.
 
         Equal to ``bpr_terms(batch, self.encoder(adjs))`` (same value and
-        gradients, up to float rounding) through
-        :meth:`~graphcl_rec.models.base.Encoder.forward_rows`.
+        gradients, up to float rounding), through
+        :meth:`~graphcl_rec.models.base.Encoder.forward_rows` when the encoder says
+        that restricting to the batch's rows saves work (large graphs).
         """
         num_users, b = self.encoder.num_users, batch.user.numel()
         nodes = torch.cat([batch.user, batch.pos + num_users,
                            batch.neg.flatten() + num_users])
+        if not self.encoder.restricts_rows(adjs, nodes.numel()):
+            return self.bpr_terms(batch, self.encoder(adjs))
         rows, inverse = torch.unique(nodes, return_inverse=True)
         emb = self.encoder.forward_rows(adjs, rows)[inverse]
         neg = emb[2 * b:].view(*batch.neg.shape, emb.size(1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from graphcl_rec.graph.propagate import spmm, spmm_rows
+from graphcl_rec.graph.propagate import row_slicing_pays, spmm, spmm_rows
 from graphcl_rec.models.base import ENCODERS, EncoderOutput, Perturb
 from graphcl_rec.models.embedding import EmbeddingEncoder
 
@@ -67,13 +67,20 @@ class LightGCN(EmbeddingEncoder):
         if not adjs:
             user, item = self.split(layers[-1])
             return EncoderOutput(user, item, layers)
+        user, item = self.split(self._mean(layers))
+        return EncoderOutput(user, item, layers)
+
+    def _mean(self, layers: list[Tensor]) -> Tensor:
+        """Mean of the layers that enter the final embedding."""
         stack = layers if self.include_ego else layers[1:]
         out = stack[0]
         for t in stack[1:]:
             out = out + t
-        out = out / len(stack)
-        user, item = self.split(out)
-        return EncoderOutput(user, item, layers)
+        return out / len(stack)
+
+    def restricts_rows(self, adjs: list[Tensor], num_rows: int) -> bool:
+        """True when :meth:`forward_rows` for ``num_rows`` rows skips work."""
+        return bool(adjs) and row_slicing_pays(adjs[-1], num_rows)
 
     def forward_rows(self, adjs: list[Tensor], rows: Tensor) -> Tensor:
         r"""Final embeddings of ``rows`` only: the last layer reads only their rows.

@@ -76,7 +76,8 @@ def test_batch_terms_equal_full_forward_terms(include_ego, hard):
     neg = torch.randint(0, 90, (6, 3) if hard else (6,), generator=gen)
     batch = Batch(torch.randint(0, 60, (6,), generator=gen),
                   torch.randint(0, 90, (6,), generator=gen), neg)
-    assert 4 * 6 * 5 < 150  # few enough rows for the sliced product
+    nodes = 6 * (2 + (3 if hard else 1))
+    assert enc.restricts_rows(adjs, nodes)  # the sliced product is what is tested
     got = model.batch_terms(batch, adjs)
     got["loss"].backward()
     grad = enc.embedding.weight.grad.clone()
@@ -88,8 +89,16 @@ def test_batch_terms_equal_full_forward_terms(include_ego, hard):
     torch.testing.assert_close(grad, enc.embedding.weight.grad)
 
 
+def test_small_graphs_keep_the_full_forward():
+    inter = random_interactions(10, 10, 30)
+    enc = LightGCN(10, 10, dim=4, num_layers=2)
+    assert not enc.restricts_rows([adjacency(inter)] * 2, 6)
+    assert not enc.restricts_rows([], 1)
+
+
 def test_default_forward_rows_is_the_full_forward_rows():
     enc = MF(3, 4, dim=2)
+    assert not enc.restricts_rows([], 1)
     rows = torch.tensor([6, 0, 3])
     out = enc([])
     torch.testing.assert_close(enc.forward_rows([], rows),
