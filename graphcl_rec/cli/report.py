@@ -119,6 +119,9 @@ def write_report(results_dir: str | Path, report: str | Path) -> Path:
             "budget have not converged: their gap to a published number is not a "
             "reproduction result. On CPU, peak MB is the process's peak resident "
             "memory, which carries over between runs made by one `bench` call.", ""]
+    if (base / "REPRODUCTION.md").exists():
+        text += ["How each config was checked against the authors' code, and what "
+                 "still differs: [REPRODUCTION.md](REPRODUCTION.md).", ""]
     text += results_table(results, base) if results else ["No runs yet."]
     text += ["", "## Sparsity groups (test users by training-degree quartile)", ""]
     text += sparsity_table(results)

@@ -178,3 +178,12 @@ def test_bench_resume_continues_a_stopped_run(tmp_path, ratings):
     assert res["resumed_from_epoch"] == 1 and res["epochs_run"] == 3
     log = (out / "tiny-legacy-seed0.epochs.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in log] == [1, 2, 3]
+
+
+def test_report_links_the_reproduction_notes_when_present(tmp_path):
+    from graphcl_rec.cli.report import write_report
+    report = tmp_path / "R.md"
+    assert "REPRODUCTION.md" not in write_report(tmp_path, report).read_text()
+    (tmp_path / "REPRODUCTION.md").write_text("# notes\n")
+    text = write_report(tmp_path, report).read_text()
+    assert "[REPRODUCTION.md](REPRODUCTION.md)" in text
