@@ -20,6 +20,14 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: Path) -> str:
+    """Lays out, writes (100 dpi) and closes ``fig``; returns the path."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return str(path)
+
+
 def _by_dataset(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Results grouped by their config's dataset name (``"custom"`` for paths)."""
     by_ds: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -57,11 +65,7 @@ def plot_curves(results: list[dict[str, Any]], out: Path) -> list[str]:
             ax.grid(alpha=0.3)
         axes[1].legend(fontsize=7)
         fig.suptitle(ds)
-        fig.tight_layout()
-        path = out / f"curves_{ds}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(str(path))
+        paths.append(_save(plt, fig, out / f"curves_{ds}.png"))
     return paths
 
 
@@ -110,9 +114,5 @@ def plot_sparsity(results: list[dict[str, Any]], out: Path) -> list[str]:
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=7)
         ax.set_title(ds)
-        fig.tight_layout()
-        path = out / f"sparsity_{ds}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(str(path))
+        paths.append(_save(plt, fig, out / f"sparsity_{ds}.png"))
     return paths
