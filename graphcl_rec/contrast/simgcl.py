@@ -121,13 +121,35 @@ class XSimGCL(ContrastiveRecommender):
 
     def loss(self, batch: Batch, adjs: list[Tensor], views: list[list[Tensor]] | None,
              generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """BPR on the noisy final embeddings plus cross-layer InfoNCE."""
-        out = self.encoder(adjs, perturb=uniform_noise(self.eps, generator))
+        """BPR on the noisy final embeddings plus cross-layer InfoNCE.
+
+        With in-batch negatives on a large graph only the batch's rows of the last
+        layer are propagated (and perturbed): every term reads only those rows.
+        """
+        noise = uniform_noise(self.eps, generator)
+        nodes = self.batch_nodes(batch)
+        if self.negatives == "batch" and self.encoder.restricts_rows(adjs,
+                                                                     nodes.numel()):
+            return self._row_loss(batch, adjs, nodes, noise)
+        out = self.encoder(adjs, perturb=noise)
         terms = self.bpr_terms(batch, out)
         num_users = self.encoder.num_users
         layer = out.layers[self.contrast_layer]
         ssl = self.contrast(batch, out.user, out.item, layer[:num_users],
                             layer[num_users:])
+        return self.combine(terms, ssl)
+
+    def _row_loss(self, batch: Batch, adjs: list[Tensor], nodes: Tensor,
+                  noise: Callable[[Tensor], Tensor]) -> dict[str, Tensor]:
+        """:meth:`loss` computed on the batch's rows only."""
+        rows, inverse = torch.unique(nodes, return_inverse=True)
+        final, layers = self.encoder.forward_rows(adjs, rows, noise)
+        terms = self.row_terms(batch, final, inverse)
+        layer = layers[self.contrast_layer]
+        num_users = self.encoder.num_users
+        users = torch.searchsorted(rows, torch.unique(batch.user))
+        items = torch.searchsorted(rows, torch.unique(batch.pos) + num_users)
+        ssl = self.nce(final, layer, users) + self.nce(final, layer, items)
         return self.combine(terms, ssl)
 
     def extra_repr(self) -> str:

@@ -63,22 +63,27 @@ class Encoder(nn.Module, ABC):
         """
         return False
 
-    def forward_rows(self, adjs: list[Tensor], rows: Tensor) -> Tensor:
-        """Final embeddings of the nodes ``rows`` only (users first, then items).
+    def forward_rows(self, adjs: list[Tensor], rows: Tensor,
+                     perturb: Perturb | None = None) -> tuple[Tensor, list[Tensor]]:
+        """Final and per-layer embeddings of the nodes ``rows`` only.
 
-        Equal to ``cat([out.user, out.item])[rows]`` of :meth:`forward`, which is
+        Equal to the rows of :meth:`forward` (users first, then items), which is
         what this default computes; encoders override it when fewer rows are
-        cheaper (BPR reads only the batch's nodes).
+        cheaper (BPR and in-batch contrast read only the batch's nodes). With
+        ``perturb``, the noise is drawn only for the rows an override computes, so
+        the draws (not their distribution) differ from :meth:`forward`'s.
 
         Args:
             adjs: As in :meth:`forward`.
             rows: ``[R]`` int64 node indices (items offset by ``num_users``).
+            perturb: As in :meth:`forward`.
 
         Returns:
-            ``[R, d]``.
+            ``([R, d] final embeddings, [[R, d] for each entry of layers])``.
         """
-        out = self(adjs)
-        return torch.cat([out.user, out.item])[rows]
+        out = self(adjs, perturb)
+        return (torch.cat([out.user, out.item])[rows],
+                [layer[rows] for layer in out.layers])
 
     @abstractmethod
     def ego(self) -> tuple[Tensor, Tensor]:

@@ -79,13 +79,26 @@ class BPRRecommender(Recommender):
         :meth:`~graphcl_rec.models.base.Encoder.forward_rows` when the encoder says
         that restricting to the batch's rows saves work (large graphs).
         """
-        num_users, b = self.encoder.num_users, batch.user.numel()
-        nodes = torch.cat([batch.user, batch.pos + num_users,
-                           batch.neg.flatten() + num_users])
+        nodes = self.batch_nodes(batch)
         if not self.encoder.restricts_rows(adjs, nodes.numel()):
             return self.bpr_terms(batch, self.encoder(adjs))
         rows, inverse = torch.unique(nodes, return_inverse=True)
-        emb = self.encoder.forward_rows(adjs, rows)[inverse]
+        return self.row_terms(batch, self.encoder.forward_rows(adjs, rows)[0], inverse)
+
+    def batch_nodes(self, batch: Batch) -> Tensor:
+        """Node ids of the batch's users, positives and negatives, in that order."""
+        num_users = self.encoder.num_users
+        return torch.cat([batch.user, batch.pos + num_users,
+                          batch.neg.flatten() + num_users])
+
+    def row_terms(self, batch: Batch, final: Tensor, inverse: Tensor
+                  ) -> dict[str, Tensor]:
+        """BPR and L2 terms from ``[R, d]`` row embeddings and each batch node's row.
+
+        ``inverse`` maps :meth:`batch_nodes` to rows of ``final``.
+        """
+        b = batch.user.numel()
+        emb = final[inverse]
         neg = emb[2 * b:].view(*batch.neg.shape, emb.size(1))
         return self.terms_from(batch, emb[:b], emb[b:2 * b], neg)
 

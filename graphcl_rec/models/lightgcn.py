@@ -82,22 +82,25 @@ class LightGCN(EmbeddingEncoder):
         """True when :meth:`forward_rows` for ``num_rows`` rows skips work."""
         return bool(adjs) and row_slicing_pays(adjs[-1], num_rows)
 
-    def forward_rows(self, adjs: list[Tensor], rows: Tensor) -> Tensor:
-        r"""Final embeddings of ``rows`` only: the last layer reads only their rows.
+    def forward_rows(self, adjs: list[Tensor], rows: Tensor,
+                     perturb: Perturb | None = None) -> tuple[Tensor, list[Tensor]]:
+        r"""Embeddings of ``rows`` only: the last layer reads only their rows.
 
-        :math:`E[r] = \frac{1}{L+1}(\sum_{l<L} E^{(l)}[r] + \hat{A}_L[r] E^{(L-1)})`
-        (without :math:`E^{(0)}` and with :math:`L` for ``include_ego=False``), which
-        skips most of the last layer's product and of its backward (see
-        :func:`~graphcl_rec.graph.propagate.spmm_rows`).
+        :math:`E^{(L)}[r] = \hat{A}_L[r] E^{(L-1)}` (then ``perturb``), which skips
+        most of the last layer's product and of its backward (see
+        :func:`~graphcl_rec.graph.propagate.spmm_rows`); the final embedding is the
+        same layer mean as :meth:`forward`'s, over the rows.
         """
         self.check_adjs(adjs)
-        x = self.embedding.weight
         if not adjs:
-            return x[rows]
-        acc = x[rows] if self.include_ego else None
+            return super().forward_rows(adjs, rows, perturb)
+        x = self.embedding.weight
+        layers = [x[rows]]
         for adj in adjs[:-1]:
             x = spmm(adj, x)
-            acc = x[rows] if acc is None else acc + x[rows]
+            if perturb is not None:
+                x = perturb(x)
+            layers.append(x[rows])
         last = spmm_rows(adjs[-1], x, rows)
-        out = last if acc is None else acc + last
-        return out / (len(adjs) + int(self.include_ego))
+        layers.append(last if perturb is None else perturb(last))
+        return self._mean(layers), layers

@@ -202,3 +202,46 @@ def test_learnability_on_checkerboard(obj):
     assert (
         evaluate(model, graph=train, target=test, exclude=train, k=[1])["hit@1"] >= 0.9
     )
+
+
+@pytest.mark.parametrize("negatives", ["batch", "all"])
+@pytest.mark.parametrize("layers,contrast_layer", [(2, 1), (2, 2), (3, 1)])
+def test_xsimgcl_row_restricted_loss_equals_full_forward(negatives, layers,
+                                                         contrast_layer):
+    """Without noise (eps=0) the batch-rows path must give the full path's numbers."""
+    inter = random_interactions(60, 90, 600)
+    adjs = [adjacency(inter)] * layers
+    enc = LightGCN(60, 90, dim=8, num_layers=layers, include_ego=False)
+    model = XSimGCL(enc, eps=0.0, contrast_layer=contrast_layer, negatives=negatives)
+    gen = torch.Generator().manual_seed(0)
+    batch = Batch(torch.randint(0, 60, (6,), generator=gen),
+                  torch.randint(0, 90, (6,), generator=gen),
+                  torch.randint(0, 90, (6,), generator=gen))
+    assert enc.restricts_rows(adjs, 18)
+    got = model.loss(batch, adjs, None, torch.Generator().manual_seed(1))
+    got["loss"].backward()
+    grad = enc.embedding.weight.grad.clone()
+    enc.embedding.weight.grad = None
+    out = enc(adjs)  # the full path, written out
+    terms = model.bpr_terms(batch, out)
+    layer = out.layers[contrast_layer]
+    ssl = model.contrast(batch, out.user, out.item, layer[:60], layer[60:])
+    ref = model.combine(terms, ssl)
+    ref["loss"].backward()
+    for key in ("loss", "bpr", "reg", "ssl"):
+        torch.testing.assert_close(got[key], ref[key])
+    torch.testing.assert_close(grad, enc.embedding.weight.grad)
+
+
+def test_row_restricted_last_layer_is_perturbed_with_norm_eps():
+    inter = random_interactions(60, 90, 600)
+    adjs = [adjacency(inter)]  # one layer: the restricted one
+    enc = LightGCN(60, 90, dim=8, num_layers=1)
+    rows = torch.tensor([0, 5, 70, 149])
+    assert enc.restricts_rows(adjs, rows.numel())
+    _, clean = enc.forward_rows(adjs, rows)
+    _, noisy = enc.forward_rows(adjs, rows, uniform_noise(0.2, torch.Generator()))
+    torch.testing.assert_close(noisy[0], clean[0])
+    diff = noisy[1] - clean[1]
+    torch.testing.assert_close(diff.norm(dim=1), torch.full((4,), 0.2))
+    assert ((diff * clean[1]) >= 0).all()  # the noise follows the sign of the input

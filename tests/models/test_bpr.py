@@ -101,5 +101,6 @@ def test_default_forward_rows_is_the_full_forward_rows():
     assert not enc.restricts_rows([], 1)
     rows = torch.tensor([6, 0, 3])
     out = enc([])
-    torch.testing.assert_close(enc.forward_rows([], rows),
-                               torch.cat([out.user, out.item])[rows])
+    final, layers = enc.forward_rows([], rows)
+    torch.testing.assert_close(final, torch.cat([out.user, out.item])[rows])
+    torch.testing.assert_close(layers[0], out.layers[0][rows])
