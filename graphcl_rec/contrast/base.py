@@ -80,6 +80,18 @@ class ContrastiveRecommender(BPRRecommender):
         items = torch.unique(batch.pos)
         return self.nce(user1, user2, users) + self.nce(item1, item2, items)
 
+    def row_contrast(self, batch: Batch, rows: Tensor, view1: Tensor, view2: Tensor
+                     ) -> Tensor:
+        """:meth:`contrast` on ``[R, d]`` views of the sorted node ids ``rows``.
+
+        ``rows`` must hold the batch's users and positive items (items offset by
+        ``num_users``); only in-batch negatives can be computed from rows.
+        """
+        items = torch.unique(batch.pos) + self.encoder.num_users
+        users = torch.searchsorted(rows, torch.unique(batch.user))
+        items = torch.searchsorted(rows, items)
+        return self.nce(view1, view2, users) + self.nce(view1, view2, items)
+
     def combine(self, terms: dict[str, Tensor], ssl: Tensor) -> dict[str, Tensor]:
         """Adds the weighted contrastive term to the BPR terms."""
         terms["loss"] = terms["loss"] + self.ssl_weight * ssl

@@ -72,9 +72,21 @@ class SimGCL(ContrastiveRecommender):
 
     def loss(self, batch: Batch, adjs: list[Tensor], views: list[list[Tensor]] | None,
              generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """BPR on a clean pass plus InfoNCE between two noisy passes."""
+        """BPR on a clean pass plus InfoNCE between two noisy passes.
+
+        With in-batch negatives on a large graph the noisy passes propagate (and
+        perturb) only the batch users' and positives' rows of the last layer.
+        """
         terms = self.batch_terms(batch, adjs)
         noise = uniform_noise(self.eps, generator)
+        if self.negatives == "batch":
+            num_users = self.encoder.num_users
+            nodes = torch.cat([batch.user, batch.pos + num_users])
+            if self.encoder.restricts_rows(adjs, nodes.numel()):
+                rows = torch.unique(nodes)
+                z1 = self.encoder.forward_rows(adjs, rows, noise)[0]
+                z2 = self.encoder.forward_rows(adjs, rows, noise)[0]
+                return self.combine(terms, self.row_contrast(batch, rows, z1, z2))
         z1 = self.encoder(adjs, perturb=noise)
         z2 = self.encoder(adjs, perturb=noise)
         return self.combine(terms, self.contrast(batch, z1.user, z1.item, z2.user,
@@ -145,11 +157,7 @@ class XSimGCL(ContrastiveRecommender):
         rows, inverse = torch.unique(nodes, return_inverse=True)
         final, layers = self.encoder.forward_rows(adjs, rows, noise)
         terms = self.row_terms(batch, final, inverse)
-        layer = layers[self.contrast_layer]
-        num_users = self.encoder.num_users
-        users = torch.searchsorted(rows, torch.unique(batch.user))
-        items = torch.searchsorted(rows, torch.unique(batch.pos) + num_users)
-        ssl = self.nce(final, layer, users) + self.nce(final, layer, items)
+        ssl = self.row_contrast(batch, rows, final, layers[self.contrast_layer])
         return self.combine(terms, ssl)
 
     def extra_repr(self) -> str:

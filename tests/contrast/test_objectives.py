@@ -245,3 +245,28 @@ def test_row_restricted_last_layer_is_perturbed_with_norm_eps():
     diff = noisy[1] - clean[1]
     torch.testing.assert_close(diff.norm(dim=1), torch.full((4,), 0.2))
     assert ((diff * clean[1]) >= 0).all()  # the noise follows the sign of the input
+
+
+@pytest.mark.parametrize("negatives", ["batch", "all"])
+def test_simgcl_row_restricted_loss_equals_full_forward(negatives):
+    """Without noise (eps=0) SimGCL's batch-rows views give the full passes' loss."""
+    inter = random_interactions(60, 90, 600)
+    adjs = [adjacency(inter)] * 3
+    enc = LightGCN(60, 90, dim=8, num_layers=3, include_ego=False)
+    model = SimGCL(enc, eps=0.0, negatives=negatives)
+    gen = torch.Generator().manual_seed(0)
+    batch = Batch(torch.randint(0, 60, (6,), generator=gen),
+                  torch.randint(0, 90, (6,), generator=gen),
+                  torch.randint(0, 90, (6,), generator=gen))
+    assert enc.restricts_rows(adjs, 12)
+    got = model.loss(batch, adjs, None, torch.Generator().manual_seed(1))
+    got["loss"].backward()
+    grad = enc.embedding.weight.grad.clone()
+    enc.embedding.weight.grad = None
+    out = enc(adjs)
+    ref = model.combine(model.bpr_terms(batch, out),
+                        model.contrast(batch, out.user, out.item, out.user, out.item))
+    ref["loss"].backward()
+    for key in ("loss", "bpr", "reg", "ssl"):
+        torch.testing.assert_close(got[key], ref[key])
+    torch.testing.assert_close(grad, enc.embedding.weight.grad)
