@@ -204,33 +204,45 @@ def test_learnability_on_checkerboard(obj):
     )
 
 
+def _row_case(model_cls, layers, **kwargs):
+    """A graph large enough for the row-restricted path, a model without noise."""
+    adjs = [adjacency(random_interactions(60, 90, 600))] * layers
+    enc = LightGCN(60, 90, dim=8, num_layers=layers, include_ego=False)
+    gen = torch.Generator().manual_seed(0)
+    batch = Batch(*(torch.randint(0, n, (6,), generator=gen) for n in (60, 90, 90)))
+    assert enc.restricts_rows(adjs, 18)
+    return adjs, enc, model_cls(enc, eps=0.0, **kwargs), batch
+
+
+def _assert_same_loss_and_grad(enc, got_fn, ref_fn):
+    """Runs both loss functions; their terms and ego gradients must agree."""
+    got = got_fn()
+    got["loss"].backward()
+    grad = enc.embedding.weight.grad.clone()
+    enc.embedding.weight.grad = None
+    ref = ref_fn()
+    ref["loss"].backward()
+    for key in ("loss", "bpr", "reg", "ssl"):
+        torch.testing.assert_close(got[key], ref[key])
+    torch.testing.assert_close(grad, enc.embedding.weight.grad)
+
+
 @pytest.mark.parametrize("negatives", ["batch", "all"])
 @pytest.mark.parametrize("layers,contrast_layer", [(2, 1), (2, 2), (3, 1)])
 def test_xsimgcl_row_restricted_loss_equals_full_forward(negatives, layers,
                                                          contrast_layer):
     """Without noise (eps=0) the batch-rows path must give the full path's numbers."""
-    inter = random_interactions(60, 90, 600)
-    adjs = [adjacency(inter)] * layers
-    enc = LightGCN(60, 90, dim=8, num_layers=layers, include_ego=False)
-    model = XSimGCL(enc, eps=0.0, contrast_layer=contrast_layer, negatives=negatives)
-    gen = torch.Generator().manual_seed(0)
-    batch = Batch(torch.randint(0, 60, (6,), generator=gen),
-                  torch.randint(0, 90, (6,), generator=gen),
-                  torch.randint(0, 90, (6,), generator=gen))
-    assert enc.restricts_rows(adjs, 18)
-    got = model.loss(batch, adjs, None, torch.Generator().manual_seed(1))
-    got["loss"].backward()
-    grad = enc.embedding.weight.grad.clone()
-    enc.embedding.weight.grad = None
-    out = enc(adjs)  # the full path, written out
-    terms = model.bpr_terms(batch, out)
-    layer = out.layers[contrast_layer]
-    ssl = model.contrast(batch, out.user, out.item, layer[:60], layer[60:])
-    ref = model.combine(terms, ssl)
-    ref["loss"].backward()
-    for key in ("loss", "bpr", "reg", "ssl"):
-        torch.testing.assert_close(got[key], ref[key])
-    torch.testing.assert_close(grad, enc.embedding.weight.grad)
+    adjs, enc, model, batch = _row_case(XSimGCL, layers, negatives=negatives,
+                                        contrast_layer=contrast_layer)
+
+    def full():  # the full path, written out
+        out = enc(adjs)
+        layer = out.layers[contrast_layer]
+        return model.combine(model.bpr_terms(batch, out), model.contrast(
+            batch, out.user, out.item, layer[:60], layer[60:]))
+
+    _assert_same_loss_and_grad(
+        enc, lambda: model.loss(batch, adjs, None, torch.Generator()), full)
 
 
 def test_row_restricted_last_layer_is_perturbed_with_norm_eps():
@@ -250,23 +262,12 @@ def test_row_restricted_last_layer_is_perturbed_with_norm_eps():
 @pytest.mark.parametrize("negatives", ["batch", "all"])
 def test_simgcl_row_restricted_loss_equals_full_forward(negatives):
     """Without noise (eps=0) SimGCL's batch-rows views give the full passes' loss."""
-    inter = random_interactions(60, 90, 600)
-    adjs = [adjacency(inter)] * 3
-    enc = LightGCN(60, 90, dim=8, num_layers=3, include_ego=False)
-    model = SimGCL(enc, eps=0.0, negatives=negatives)
-    gen = torch.Generator().manual_seed(0)
-    batch = Batch(torch.randint(0, 60, (6,), generator=gen),
-                  torch.randint(0, 90, (6,), generator=gen),
-                  torch.randint(0, 90, (6,), generator=gen))
-    assert enc.restricts_rows(adjs, 12)
-    got = model.loss(batch, adjs, None, torch.Generator().manual_seed(1))
-    got["loss"].backward()
-    grad = enc.embedding.weight.grad.clone()
-    enc.embedding.weight.grad = None
-    out = enc(adjs)
-    ref = model.combine(model.bpr_terms(batch, out),
-                        model.contrast(batch, out.user, out.item, out.user, out.item))
-    ref["loss"].backward()
-    for key in ("loss", "bpr", "reg", "ssl"):
-        torch.testing.assert_close(got[key], ref[key])
-    torch.testing.assert_close(grad, enc.embedding.weight.grad)
+    adjs, enc, model, batch = _row_case(SimGCL, 3, negatives=negatives)
+
+    def full():
+        out = enc(adjs)
+        return model.combine(model.bpr_terms(batch, out), model.contrast(
+            batch, out.user, out.item, out.user, out.item))
+
+    _assert_same_loss_and_grad(
+        enc, lambda: model.loss(batch, adjs, None, torch.Generator()), full)
