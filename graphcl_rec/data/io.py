@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -78,14 +79,32 @@ def read_text(path: str | Path) -> str:
         ) from None
 
 
+_BREAK = re.compile(rb"\r\n|\r|\n")
+"""A line break: LF (Unix), CR LF (Windows) or a lone CR (classic Mac OS)."""
+
+
+def line_breaks(buf: np.ndarray) -> np.ndarray:
+    r"""Byte offsets of the line breaks in ``buf`` (``[n]`` uint8), as :data:`_BREAK`.
+
+    A CR LF pair counts once (at its LF).
+
+    Examples:
+        >>> line_breaks(np.frombuffer(b"a\rb\r\nc\nd", dtype=np.uint8)).tolist()
+        [1, 4, 6]
+    """
+    lone_cr = (buf == 13) & np.append(buf[1:] != 10, True)
+    return np.flatnonzero((buf == 10) | lone_cr)
+
+
 def line_of(data: bytes, pos: int) -> int:
     """The 1-based line number of byte offset ``pos`` in ``data``."""
-    return data.count(b"\n", 0, pos) + 1
+    return len(_BREAK.findall(data, 0, pos)) + 1
 
 
 def around(data: bytes, pos: int) -> bytes:
     """The bytes of ``pos``'s line, up to a few bytes past ``pos`` (for messages)."""
-    return data[data.rfind(b"\n", 0, pos) + 1 : pos + 8]
+    start = max(data.rfind(b"\n", 0, pos), data.rfind(b"\r", 0, pos)) + 1
+    return data[start : pos + 8]
 
 
 def _is_number(text: str) -> bool:
@@ -184,8 +203,8 @@ class _Rows:
 def _split_rows(path: Path, sep: str) -> _Rows:
     """Reads ``path`` and splits its non-blank lines on ``sep``; checks the widths."""
     numbered = [
-        (n, line.rstrip("\r"))
-        for n, line in enumerate(read_text(path).split("\n"), start=1)
+        (n, line)
+        for n, line in enumerate(re.split(r"\r\n|\r|\n", read_text(path)), start=1)
         if line.strip()
     ]
     if not numbered:  # only non-ASCII blanks (e.g. U+00A0), kept by read_bytes

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from graphcl_rec.data.io import around, line_of, read_bytes
+from graphcl_rec.data.io import around, line_breaks, line_of, read_bytes
 from graphcl_rec.errors import DataError
 
 _MAX_DIGITS = 18  # every id of at most 18 digits fits in int64
@@ -65,7 +65,7 @@ def read_lightgcn(path: str | Path) -> tuple[Tensor, Tensor]:
             value=data[s:e].decode(),
         )
     values = np.array(data.split(), dtype=np.int64)
-    line = np.searchsorted(np.flatnonzero(buf == ord("\n")), starts)
+    line = np.searchsorted(line_breaks(buf), starts)
     is_user = np.ones(starts.size, dtype=bool)
     is_user[1:] = line[1:] != line[:-1]
     # Each item takes the value of the last user token before it.

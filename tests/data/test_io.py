@@ -210,3 +210,19 @@ def test_corrupt_gzip(tmp_path):
     with pytest.raises(DataError, match="gzip") as err:
         load_interactions(f)
     assert str(f) in str(err.value)
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+def test_every_line_ending_gives_the_same_pairs(tmp_path, eol):
+    text = eol.join(["user,item", "a,x", "b,y", "a,y"]) + eol
+    inter = load_interactions(write(tmp_path / "r.csv", text), header=True)
+    assert len(inter) == 3 and inter.user_ids == ("a", "b")
+    assert inter.item.tolist() == [0, 1, 1]
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+def test_errors_name_the_right_line_whatever_the_line_ending(tmp_path, eol):
+    text = eol.join(["a,x", "b,y", "c,y,extra"]) + eol
+    with pytest.raises(DataError, match="expected 2 fields") as err:
+        load_interactions(write(tmp_path / "r.csv", text))
+    assert err.value.line == 3

@@ -93,3 +93,18 @@ def test_published_gowalla_files():
     assert int(user.max()) + 1 == 29858 and int(item.max()) + 1 == 40981
     user, item = read_lightgcn(REPO_DATA / "gowalla" / "test.txt.gz")
     assert len(user) == 217242
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+def test_every_line_ending_gives_the_same_pairs(tmp_path, eol):
+    text = eol.join(["0 5 7", "1", "2 5"]) + eol
+    user, item = read_lightgcn(write(tmp_path / "t.txt", text))
+    assert (user.tolist(), item.tolist()) == ([0, 0, 2], [5, 7, 5])
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+def test_bad_token_names_the_right_line_whatever_the_line_ending(tmp_path, eol):
+    text = eol.join(["0 5 7", "1 2", "2 x5"]) + eol
+    with pytest.raises(DataError, match="x5") as err:
+        read_lightgcn(write(tmp_path / "t.txt", text))
+    assert err.value.line == 3
