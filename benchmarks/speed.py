@@ -1,6 +1,7 @@
 """Speed of training and evaluation against this machine's floors, in one process.
 
 Usage: python benchmarks/speed.py [--datasets ml-100k gowalla yelp2018] [--steps 20]
+                                  [--device cpu|cuda]
 
 For each dataset it prints: one 3-layer LightGCN propagation (forward + backward)
 against the bytes it must move at the measured copy bandwidth; seconds per training
@@ -8,7 +9,8 @@ epoch of LightGCN+BPR and SGL-ED under both epoch semantics (measured over ``--s
 batches plus the per-epoch work, and scaled to the epoch's number of batches; ``--full``
 times whole epochs); one full-ranking evaluation of every test user against its
 matrix products at the measured sgemm rate and against the same block products timed
-alone; and the process's peak memory.
+alone; and the peak memory (the process's resident set on CPU, the allocator's peak
+on CUDA). On CUDA every timing is bracketed by ``torch.cuda.synchronize``.
 """
 
 from __future__ import annotations
@@ -27,32 +29,48 @@ from graphcl_rec.eval.blocks import block_size
 from graphcl_rec.eval.topk import padded_width
 from graphcl_rec.graph import adjacency, spmm
 from graphcl_rec.models import BPRRecommender, LightGCN
+from graphcl_rec.train import resolve_device
 from graphcl_rec.train.memory import peak_memory_mb
 
+CPU = torch.device("cpu")
 
-def best_of(fn, repeats: int = 5) -> float:
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def best_of(fn, repeats: int = 5, device: torch.device = CPU) -> float:
     fn()
     times = []
     for _ in range(repeats):
+        sync(device)
         t0 = time.perf_counter()
         fn()
+        sync(device)
         times.append(time.perf_counter() - t0)
     return min(times)
 
 
-def machine_rates() -> tuple[float, float]:
-    """Copy bandwidth (bytes/s, read + write) and sgemm rate (FLOP/s)."""
-    x = torch.empty(64 * 2**20 // 4)
+def machine_rates(device: torch.device) -> tuple[float, float]:
+    """Copy bandwidth (bytes/s, read + write) and sgemm rate (FLOP/s) on ``device``."""
+    big = device.type == "cuda"
+    x = torch.empty((1024 if big else 64) * 2**20 // 4, device=device)
     y = torch.empty_like(x)
-    bw = 2 * x.numel() * 4 / best_of(lambda: y.copy_(x))
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    flops = 2 * 2048**3 / best_of(lambda: a @ b)
+    bw = 2 * x.numel() * 4 / best_of(lambda: y.copy_(x), device=device)
+    n = 8192 if big else 2048
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    flops = 2 * n**3 / best_of(lambda: a @ b, device=device)
     return bw, flops
 
 
 def epoch_seconds(model, train, adjs, sampler, steps, full) -> float:
-    gen = torch.Generator(device=train.user.device).manual_seed(0)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-3)
+    device = train.user.device
+    gen = torch.Generator(device=device).manual_seed(0)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-3,
+                           fused=device.type in ("cpu", "cuda"))
+    sync(device)
     t0 = time.perf_counter()
     views = model.sample_views(train, gen)
     n = 0
@@ -65,25 +83,27 @@ def epoch_seconds(model, train, adjs, sampler, steps, full) -> float:
         n += 1
         if not full and n == steps:
             break
+    sync(device)
     elapsed = time.perf_counter() - t0
     return elapsed if full else elapsed / n * len(sampler)
 
 
 def run(name: str, bw: float, flops: float, steps: int, full: bool,
-        train_epochs: bool = True) -> None:
+        train_epochs: bool = True, device: torch.device = CPU) -> None:
     train, _, test = gr.data.load(name, val_ratio=0.0)
+    train, test = train.to(device), test.to(device)
     nu, ni, d = train.num_users, train.num_items, 64
     adj = adjacency(train)
     n, nnz = nu + ni, adj._nnz()
     print(f"\n## {name}: {nu} users, {ni} items, {len(train)} train pairs, "
           f"{nnz} non-zeros")
-    x = torch.randn(n, d, requires_grad=True)
+    x = torch.randn(n, d, device=device, requires_grad=True)
 
     def prop() -> None:
         y = spmm(adj, spmm(adj, spmm(adj, x)))
         y.sum().backward()
 
-    t = best_of(prop)
+    t = best_of(prop, device=device)
     # 6 products (3 forward, 3 backward); each streams the CSR (8 B index + 4 B
     # value per non-zero), reads the dense input once and writes the output once.
     floor_bytes = 6 * (12 * nnz + 2 * n * d * 4)
@@ -97,33 +117,36 @@ def run(name: str, bw: float, flops: float, steps: int, full: bool,
             ("LightGCN+BPR", BPRRecommender(LightGCN(nu, ni, d, 3))),
             ("SGL-ED", SGL(LightGCN(nu, ni, d, 3), EdgeDropout(0.1))),
         ):
+            model.to(device)
             s = epoch_seconds(model, train, adjs, sampler, steps, full)
             how = "full epoch" if full else f"from {steps} batches"
             print(f"{label:13s} sampler={mode:11s}: {s:7.2f} s/epoch ({how}, "
                   f"{len(sampler)} batches)")
-    emb_u, emb_i = torch.randn(nu, d), torch.randn(ni, d)
+    emb_u = torch.randn(nu, d, device=device)
+    emb_i = torch.randn(ni, d, device=device)
     users = int(torch.unique(test.user).numel())
-    t_eval = best_of(lambda: evaluate_embeddings(emb_u, emb_i, test, train, k=[20]), 2)
+    t_eval = best_of(lambda: evaluate_embeddings(emb_u, emb_i, test, train, k=[20]), 2,
+                     device)
     gemm = 2 * users * ni * d / flops
     # The evaluator's products: its default blocks, its padded item width.
     block = block_size(ni, emb_u.dtype, None, 256)
     test_users = torch.unique(test.user)
     width = padded_width(ni, 20)
     item_t = torch.cat([emb_i, emb_i.new_zeros(width - ni, d)]).t()
-    buf = torch.empty(min(block, users), width)
+    buf = torch.empty(min(block, users), width, device=device)
 
     def products() -> None:
         for s in range(0, users, block):
             out = buf[: min(block, users - s)]
             torch.matmul(emb_u[test_users[s:s + block]], item_t, out=out)
 
-    t_prod = best_of(products, 2)
+    t_prod = best_of(products, 2, device)
     print(f"full-ranking evaluation of {users} test users: {t_eval:.2f} s; "
           f"matrix products at {flops / 1e9:.0f} GFLOP/s: {gemm:.2f} s -> "
           f"{t_eval / gemm:.2f}x; the evaluator's block products timed alone: "
           f"{t_prod:.2f} s ({2 * users * ni * d / t_prod / 1e9:.0f} GFLOP/s) -> "
           f"{t_eval / t_prod:.2f}x")
-    print(f"peak memory so far: {peak_memory_mb(torch.device('cpu')):.0f} MB")
+    print(f"peak memory so far: {peak_memory_mb(device):.0f} MB")
 
 
 def main() -> None:
@@ -133,12 +156,17 @@ def main() -> None:
     p.add_argument("--full", action="store_true", help="time whole epochs")
     p.add_argument("--no-training", action="store_true",
                    help="skip the training epochs (propagation and evaluation only)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     args = p.parse_args()
-    bw, flops = machine_rates()
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; copy "
+    device = resolve_device(args.device)
+    bw, flops = machine_rates(device)
+    where = (torch.cuda.get_device_name(device) + f", TF32 matmul "
+             f"{torch.backends.cuda.matmul.allow_tf32}" if device.type == "cuda"
+             else f"threads {torch.get_num_threads()}")
+    print(f"torch {torch.__version__}, {device.type} ({where}); copy "
           f"bandwidth {bw / 1e9:.1f} GB/s, sgemm {flops / 1e9:.0f} GFLOP/s")
     for name in args.datasets:
-        run(name, bw, flops, args.steps, args.full, not args.no_training)
+        run(name, bw, flops, args.steps, args.full, not args.no_training, device)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,18 @@ def _by_dataset(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
     return by_ds
 
 
+def device_label(r: dict[str, Any]) -> str:
+    """``cpu``, or ``cuda (<GPU name>)`` for runs made on a GPU."""
+    dev = r.get("device", {"type": "cpu"})
+    return f"{dev['type']} ({dev['name']})" if dev.get("name") else dev["type"]
+
+
+def _run_label(r: dict[str, Any]) -> str:
+    """``name (protocol[, device])``: the device is named for runs off the CPU."""
+    dev = device_label(r)
+    return f"{r['name']} ({r['protocol']}" + ("" if dev == "cpu" else f", {dev}")
+
+
 def plot_curves(results: list[dict[str, Any]], out: Path) -> list[str]:
     """Recall@20 vs epoch and vs wall-clock per dataset; returns image paths."""
     plt = _pyplot()
@@ -47,7 +59,7 @@ def plot_curves(results: list[dict[str, Any]], out: Path) -> list[str]:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         for r in runs:
             recs = [h for h in r["history"] if "val" in h]
-            label = f"{r['name']} ({r['protocol']}, seed {r['seed']})"
+            label = f"{_run_label(r)}, seed {r['seed']})"
             clock, xs, ts, ys = 0.0, [], [], []
             for h in r["history"]:
                 clock += h.get("train_seconds", 0) + h.get("eval_seconds", 0)
@@ -72,8 +84,9 @@ def plot_curves(results: list[dict[str, Any]], out: Path) -> list[str]:
 def plot_sparsity(results: list[dict[str, Any]], out: Path) -> list[str]:
     """Bar chart of test Recall@20 per training-degree group, one per dataset.
 
-    Each (config, protocol) is one bar series, averaged over its seeds; the groups
-    are labelled with the degree range they span across all runs of the dataset.
+    Each (config, protocol, device) is one bar series, averaged over its seeds; the
+    groups are labelled with the degree range they span across all runs of the
+    dataset.
     Datasets without ``sparsity`` entries get no chart.
 
     Args:
@@ -90,23 +103,23 @@ def plot_sparsity(results: list[dict[str, Any]], out: Path) -> list[str]:
     by_ds = _by_dataset([r for r in results if r.get("sparsity")])
     paths = []
     for ds, runs in sorted(by_ds.items()):
-        recall: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(
+        recall: dict[str, dict[int, list[float]]] = defaultdict(
             lambda: defaultdict(list))
         ranges: dict[int, tuple[int, int]] = {}
         for r in runs:
             for i, g in enumerate(r["sparsity"]):
                 k = int(g.get("group", i))
-                recall[(r["name"], r["protocol"])][k].append(g["recall@20"])
+                recall[_run_label(r) + ")"][k].append(g["recall@20"])
                 lo, hi = ranges.get(k, (g["min_degree"], g["max_degree"]))
                 ranges[k] = (min(lo, g["min_degree"]), max(hi, g["max_degree"]))
         groups = sorted(ranges)
         width = 0.8 / len(recall)
         fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * len(groups)), 4))
-        for j, ((name, protocol), per_group) in enumerate(sorted(recall.items())):
+        for j, (label, per_group) in enumerate(sorted(recall.items())):
             ys = [statistics.mean(per_group[k]) if per_group[k] else float("nan")
                   for k in groups]
             xs = [i + (j - (len(recall) - 1) / 2) * width for i in range(len(groups))]
-            ax.bar(xs, ys, width, label=f"{name} ({protocol})")
+            ax.bar(xs, ys, width, label=label)
         ax.set_xticks(range(len(groups)),
                       [f"Q{k + 1}\n{ranges[k][0]}–{ranges[k][1]}" for k in groups])
         ax.set_xlabel("test users by training degree (group, degree range)")

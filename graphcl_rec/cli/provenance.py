@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -11,7 +12,11 @@ import torch
 
 
 def git_revision(cwd: str | Path | None = None) -> str | None:
-    """The current ``git`` commit (with ``-dirty`` when modified), or ``None``."""
+    """The current ``git`` commit (with ``-dirty`` when modified), or ``None``.
+
+    Where the tree has no ``git`` metadata (a copy shipped to another machine),
+    ``$GRAPHCL_REC_REVISION`` is returned instead when it is set.
+    """
     cwd = cwd or Path(__file__).resolve().parents[2]
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
@@ -20,7 +25,7 @@ def git_revision(cwd: str | Path | None = None) -> str | None:
                                cwd=cwd, capture_output=True, text=True, timeout=10,
                                check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return None
+        return os.environ.get("GRAPHCL_REC_REVISION") or None
     return f"{rev}-dirty" if dirty else rev
 
 

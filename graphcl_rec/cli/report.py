@@ -8,7 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from graphcl_rec.cli.plots import plot_curves, plot_sparsity
+from graphcl_rec.cli.plots import device_label, plot_curves, plot_sparsity
 
 # Published Recall@20 / NDCG@20 on the LightGCN splits (legacy protocol: the papers
 # select the epoch on test). LightGCN: He et al. SIGIR 2020, Table 3; SGL-ED: Wu et
@@ -24,9 +24,12 @@ PUBLISHED: dict[tuple[str, str], tuple[float, float]] = {
 
 
 def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
-    """Every results JSON (files with a ``protocol`` key) under ``results_dir``."""
+    """Every results JSON (files with a ``protocol`` key) under ``results_dir``.
+
+    Sub-folders are searched too (e.g. ``results/h200/`` for runs made elsewhere).
+    """
     out = []
-    for path in sorted(Path(results_dir).glob("*.json")):
+    for path in sorted(Path(results_dir).rglob("*.json")):
         try:
             res = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
@@ -61,7 +64,7 @@ def results_table(results: list[dict[str, Any]], base: Path) -> list[str]:
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in results:
         ds = r["config"]["data"].get("dataset") or "custom"
-        groups[(ds, r["name"], r["protocol"], r["device"]["type"])].append(r)
+        groups[(ds, r["name"], r["protocol"], device_label(r))].append(r)
     lines = ["| dataset | config | protocol | device | seeds | recall@20 | "
              "published | rel. diff | ndcg@20 | published | best epoch | epochs run |"
              " stopped by | s/epoch | s/eval | peak MB | runs |",
@@ -90,13 +93,14 @@ def results_table(results: list[dict[str, Any]], base: Path) -> list[str]:
 
 def sparsity_table(results: list[dict[str, Any]]) -> list[str]:
     """Test Recall@20 per training-degree quartile, one row per run."""
-    lines = ["| config | protocol | seed | " + " | ".join(
-        f"Q{i + 1} recall@20 (degree)" for i in range(4)) + " |", "|" + "---|" * 7]
+    lines = ["| config | protocol | device | seed | " + " | ".join(
+        f"Q{i + 1} recall@20 (degree)" for i in range(4)) + " |", "|" + "---|" * 8]
     for r in results:
         cells = [f"{g['recall@20']:.4f} ({g['min_degree']}–{g['max_degree']})"
                  for g in r.get("sparsity", [])]
         if cells:
-            lines.append(f"| {r['name']} | {r['protocol']} | {r['seed']} | "
+            lines.append(f"| {r['name']} | {r['protocol']} | {device_label(r)} | "
+                         f"{r['seed']} | "
                          + " | ".join(cells) + " |")
     return lines
 

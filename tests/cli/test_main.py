@@ -145,7 +145,32 @@ def test_report_plots_sparsity_groups(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "![sparsity](sparsity_gowalla.png)" in text
     assert text.index("## Sparsity groups") < text.index("![sparsity]")
-    assert "| simgcl | legacy | 0 | 0.0200 (1–3) |" in text
+    assert "| simgcl | legacy | cpu | 0 | 0.0200 (1–3) |" in text
+
+
+def test_report_reads_subfolders_and_names_the_gpu(tmp_path):
+    from graphcl_rec.cli.report import write_report
+    res = tmp_path / "res"
+    (res / "h200").mkdir(parents=True)
+    cpu = _fake_result("simgcl", "legacy", 0, _groups(.02, .03, .04, .05))
+    gpu = _fake_result("simgcl", "legacy", 0, _groups(.02, .03, .04, .06))
+    gpu["device"] = {"type": "cuda", "name": "NVIDIA H200"}
+    (res / "a.json").write_text(json.dumps(cpu))
+    (res / "h200" / "a.json").write_text(json.dumps(gpu))
+    text = write_report(res, tmp_path / "R.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| gowalla | simgcl")]
+    assert len(rows) == 2  # one row per device, not one row of two seeds
+    assert any("| cuda (NVIDIA H200) | 1 |" in row for row in rows)
+    assert "(res/h200/a.json)" in text
+    assert "| simgcl | legacy | cuda (NVIDIA H200) | 0 | 0.0200 (1–3) |" in text
+
+
+def test_git_revision_falls_back_to_the_environment(tmp_path, monkeypatch):
+    from graphcl_rec.cli.provenance import git_revision
+    monkeypatch.setenv("GRAPHCL_REC_REVISION", "abc123-dirty")
+    assert git_revision(tmp_path) == "abc123-dirty"  # no git repository there
+    monkeypatch.delenv("GRAPHCL_REC_REVISION")
+    assert git_revision(tmp_path) is None
 
 
 def test_report_without_sparsity_has_no_sparsity_plot(tmp_path):
