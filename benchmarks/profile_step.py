@@ -1,0 +1,88 @@
+"""Where one training step's time goes: torch.profiler over a few steps.
+
+Usage: python benchmarks/profile_step.py [--dataset yelp2018] [--model sgl-ed]
+                                         [--device cuda] [--steps 10] [--rows 25]
+
+Builds the model as ``benchmarks/device_check.py`` names it, runs ``--steps`` warm-up
+steps, then profiles ``--steps`` more (the trainer's loop body: loss, backward, the
+finite-step guard, the optimiser step) and prints the operators sorted by their own
+device time (CUDA) or own CPU time, and the wall-clock per step with and without the
+profiler. On CUDA the gap between wall-clock and summed kernel time is the host's
+share (Python, dispatch, synchronisations).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from device_check import MODELS  # noqa: E402  (same folder)
+from torch.profiler import ProfilerActivity, profile
+
+import graphcl_rec as gr
+from graphcl_rec.cli.build import build_model
+from graphcl_rec.data.sampling import PairSampler
+from graphcl_rec.graph import adjacency
+from graphcl_rec.train import resolve_device
+from graphcl_rec.train.guards import check_finite_step
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--dataset", default="yelp2018")
+    p.add_argument("--model", default="sgl-ed", choices=sorted(MODELS))
+    p.add_argument("--device", default="auto")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--rows", type=int, default=25)
+    args = p.parse_args()
+    device = resolve_device(args.device)
+    train, _, _ = gr.data.load(args.dataset, val_ratio=0.0)
+    train = train.to(device)
+    table = {k: v for k, v in MODELS[args.model].items() if k != "trainer"}
+    model = build_model(table, train.num_users, train.num_items).to(device)
+    layers = int(model.encoder.num_layers)
+    adjs = [adjacency(train)] * layers
+    gen = torch.Generator(device=device).manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), 1e-3, fused=True)
+    named = list(model.named_parameters())
+    views = model.sample_views(train, gen)
+    batches = PairSampler(train, 2048, mode="user").epoch(gen)
+
+    def step(i: int) -> None:
+        out = model.loss(next(batches), adjs, views, gen)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        check_finite_step(out, named, 0, i)
+        opt.step()
+        model.on_step_end()
+
+    def timed(n: int) -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        for i in range(n):
+            step(i)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return (time.perf_counter() - t0) / n
+
+    timed(args.steps)
+    plain = timed(args.steps)
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA]
+                                     if device.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        profiled = timed(args.steps)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    print(f"{args.model} on {args.dataset} ({device.type}): {plain * 1e3:.2f} ms/step "
+          f"({profiled * 1e3:.2f} ms/step under the profiler), {args.steps} steps")
+    print(prof.key_averages().table(sort_by=key, row_limit=args.rows))
+    if device.type == "cuda":
+        events = prof.key_averages()
+        kernel = sum(e.self_device_time_total for e in events) / 1e3 / args.steps
+        print(f"summed device time {kernel:.2f} ms/step against {profiled * 1e3:.2f} "
+              f"ms/step wall-clock under the profiler")
+
+
+if __name__ == "__main__":
+    main()
