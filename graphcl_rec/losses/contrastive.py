@@ -16,13 +16,17 @@ class _InfoNCE(torch.autograd.Function):
     ``cross_entropy`` on a ``[B, M]`` logit matrix makes about eight passes over it
     in memory (scaling, log-softmax, its backward, a zero-filled one-hot gradient)
     and keeps it alive until backward. Here the temperature is folded into ``a``,
-    and for a block of anchors at a time (about ``BLOCK`` logits, which stay in
-    cache) the logits, their softmax and both gradients are formed in the forward
-    pass; backward only scales the stored gradients. Nothing of size ``[B, M]``
-    outlives a block.
+    and for a block of anchors at a time (about ``BLOCK`` logits on CPU, which stay
+    in cache; ``BLOCK_CUDA`` on a GPU, where small products waste the device and
+    each block costs a dozen kernel launches) the logits, their softmax and both
+    gradients are formed in the forward pass; backward only scales the stored
+    gradients. Nothing of size ``[B, M]`` outlives a block.
     """
 
     BLOCK = 2**21
+    BLOCK_CUDA = 2**27
+    """Logits per block off the CPU (512 MB in fp32): one block for a batch of 2048
+    anchors against up to 65,536 candidates."""
     MAX_SHIFT = 80.0
     """Largest ``2 / tau`` for which a constant shift keeps ``exp`` in range."""
 
@@ -30,7 +34,8 @@ class _InfoNCE(torch.autograd.Function):
     def forward(ctx: Any, a: Tensor, c: Tensor, target: Tensor,  # noqa: D102
                 scale: float, bound: float | None) -> Tensor:
         need_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
-        rows = max(16, _InfoNCE.BLOCK // max(c.shape[0], 1))
+        budget = _InfoNCE.BLOCK if a.device.type == "cpu" else _InfoNCE.BLOCK_CUDA
+        rows = max(16, budget // max(c.shape[0], 1))
         grad_a = torch.empty_like(a) if need_grad else a
         grad_c = torch.zeros_like(c) if need_grad else c
         total = a.new_zeros(())

@@ -1,0 +1,62 @@
+#!/bin/bash
+# The benchmark table on a machine with one GPU, in one wall-clock budget.
+#
+# Usage: bash benchmarks/device_table.sh OUT [MINUTES] [PROTOCOL:CONFIG ...]
+#
+# Runs the speed figures for Yelp2018 (benchmarks/speed.py --device cuda --full), then
+# every PROTOCOL:CONFIG run (CONFIG: a name in benchmarks/configs or a path; default: the five published rows in the legacy protocol
+# and SGL-ED Yelp2018 validated) as concurrent `graphcl-rec bench --device cuda`
+# processes sharing the GPU, each with a budget of MINUTES (default 7): a run still
+# improving when its budget ends is marked "time budget" in RESULTS.md. The runs
+# share the GPU, so their seconds per epoch are not solo figures (speed.py's are).
+# Results (h200/*.json) and logs (logs/) are made in a temporary folder and packed
+# into OUT/results.tgz; the speed figures are also in OUT/speed_yelp2018.log.
+# Needs $GRAPHCL_REC_DATA (the datasets) and, where the tree has no git metadata,
+# $GRAPHCL_REC_REVISION. $DEVICE (default cuda) and $SPEED=0 (skip the speed
+# figures) are for trying the script on CPU.
+set -u
+out=${1:?usage: device_table.sh OUT [MINUTES] [PROTOCOL:CONFIG ...]}
+minutes=${2:-7}
+shift $(( $# < 2 ? $# : 2 ))
+runs=("$@")
+if [ ${#runs[@]} -eq 0 ]; then
+    runs=(legacy:sgl_ed_yelp2018 validated:sgl_ed_yelp2018 legacy:xsimgcl_yelp2018
+          legacy:simgcl_yelp2018 legacy:lightgcn_yelp2018 legacy:lightgcn_gowalla)
+fi
+py=${PYTHON:-python3}
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+device=${DEVICE:-cuda}
+work=$(mktemp -d)
+mkdir -p "$out" "$work/h200" "$work/logs"
+stamp() { echo "== $(date +%T) $*"; }
+
+if [ "${SPEED:-1}" != 0 ]; then
+    stamp speed
+    timeout 120 $py benchmarks/speed.py --device "$device" --full --datasets yelp2018 \
+        2>&1 | grep -v Warning | tee "$out/speed_yelp2018.log"
+fi
+
+stamp "data caches (both splits of both datasets)"
+$py - <<'PY'
+import graphcl_rec as gr
+for name in ("gowalla", "yelp2018"):
+    for val in (0.0, 0.1):
+        gr.data.load(name, val_ratio=val)
+PY
+
+stamp "table: ${runs[*]} (budget $minutes min each, concurrent)"
+pids=()
+for r in "${runs[@]}"; do
+    protocol=${r%%:*} config=${r#*:}
+    case $config in */*) path=$config ;; *) path=benchmarks/configs/$config.toml ;; esac
+    OMP_NUM_THREADS=2 timeout "$(awk "BEGIN {print int($minutes * 60 + 120)}")" \
+        $py -m graphcl_rec.cli.main bench "$path" \
+        --device "$device" --protocol "$protocol" --budget-minutes "$minutes" \
+        --out "$work/h200" --report "$work/logs/report.md" --no-progress \
+        > "$work/logs/$(basename "$path" .toml)-$protocol.log" 2>&1 &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; echo "run $p exit $?"; done
+stamp packing
+tar czf "$out/results.tgz" -C "$work" h200 logs && ls -l "$out" "$work/h200"
+for f in "$work"/logs/*.log; do echo "-- $f"; grep -v Warning "$f" | tail -3; done
