@@ -14,9 +14,12 @@ import torch
 def git_revision(cwd: str | Path | None = None) -> str | None:
     """The current ``git`` commit (with ``-dirty`` when modified), or ``None``.
 
-    Where the tree has no ``git`` metadata (a copy shipped to another machine),
-    ``$GRAPHCL_REC_REVISION`` is returned instead when it is set.
+    ``$GRAPHCL_REC_REVISION``, when set, is returned instead: for a copy of the tree
+    shipped to another machine, whose ``git`` metadata (if any came along) need not
+    describe the files that run.
     """
+    if os.environ.get("GRAPHCL_REC_REVISION"):
+        return os.environ["GRAPHCL_REC_REVISION"]
     cwd = cwd or Path(__file__).resolve().parents[2]
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
@@ -25,7 +28,7 @@ def git_revision(cwd: str | Path | None = None) -> str | None:
                                cwd=cwd, capture_output=True, text=True, timeout=10,
                                check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return os.environ.get("GRAPHCL_REC_REVISION") or None
+        return None
     return f"{rev}-dirty" if dirty else rev
 
 

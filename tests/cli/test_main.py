@@ -165,10 +165,11 @@ def test_report_reads_subfolders_and_names_the_gpu(tmp_path):
     assert "| simgcl | legacy | cuda (NVIDIA H200) | 0 | 0.0200 (1–3) |" in text
 
 
-def test_git_revision_falls_back_to_the_environment(tmp_path, monkeypatch):
+def test_git_revision_from_the_environment_wins(tmp_path, monkeypatch):
     from graphcl_rec.cli.provenance import git_revision
-    monkeypatch.setenv("GRAPHCL_REC_REVISION", "abc123-dirty")
-    assert git_revision(tmp_path) == "abc123-dirty"  # no git repository there
+    monkeypatch.setenv("GRAPHCL_REC_REVISION", "abc123")
+    assert git_revision(tmp_path) == "abc123"  # no git repository there
+    assert git_revision() == "abc123"  # this repository: the override still wins
     monkeypatch.delenv("GRAPHCL_REC_REVISION")
     assert git_revision(tmp_path) is None
 
