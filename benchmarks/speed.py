@@ -141,11 +141,11 @@ def run(name: str, bw: float, flops: float, steps: int, full: bool,
             torch.matmul(emb_u[test_users[s:s + block]], item_t, out=out)
 
     t_prod = best_of(products, 2, device)
-    print(f"full-ranking evaluation of {users} test users: {t_eval:.2f} s; "
-          f"matrix products at {flops / 1e9:.0f} GFLOP/s: {gemm:.2f} s -> "
+    print(f"full-ranking evaluation of {users} test users: {t_eval * 1e3:.1f} ms; "
+          f"matrix products at {flops / 1e9:.0f} GFLOP/s: {gemm * 1e3:.1f} ms -> "
           f"{t_eval / gemm:.2f}x; the evaluator's block products timed alone: "
-          f"{t_prod:.2f} s ({2 * users * ni * d / t_prod / 1e9:.0f} GFLOP/s) -> "
-          f"{t_eval / t_prod:.2f}x")
+          f"{t_prod * 1e3:.1f} ms ({2 * users * ni * d / t_prod / 1e9:.0f} GFLOP/s) "
+          f"-> {t_eval / t_prod:.2f}x")
     print(f"peak memory so far: {peak_memory_mb(device):.0f} MB")
 
 
