@@ -72,3 +72,80 @@ def check_finite_weights(model: nn.Module, epoch: int,
             raise FloatingPointError(
                 f"'{name}' holds non-finite values after epoch {epoch + 1}"
                 f"{_kept(checkpoint_dir)}")
+
+
+class DeferredStepGuard:
+    """The checks of :func:`check_finite_step` with one host sync per epoch, not step.
+
+    On an accelerator, reading a flag back after every step stalls the host until the
+    device has finished that step, so the next step's launches cannot overlap its
+    kernels. Here each step's finiteness (loss and per-parameter gradient norms) is
+    reduced on the device into a sticky flag, handed to the fused Adam step as
+    ``found_inf``: from the first non-finite step on, the optimiser applies nothing
+    (weights and moments unchanged, step counts rolled back). The weights therefore
+    end the epoch as they were before that step, as with the per-step check, and
+    :meth:`finish` raises the error :func:`check_finite_step` would have raised.
+
+    Args:
+        opt: A fused ``torch.optim.Adam`` (the only optimiser that reads
+            ``found_inf`` here).
+        named: ``(name, parameter)`` pairs being optimised.
+    """
+
+    def __init__(self, opt: torch.optim.Optimizer,
+                 named: Sequence[tuple[str, nn.Parameter]]) -> None:
+        if not opt.defaults.get("fused"):
+            raise ValueError("the deferred step guard needs a fused optimiser "
+                             "(it skips steps through 'found_inf')")
+        device = named[0][1].device
+        self.opt, self.named = opt, list(named)
+        self.bad = torch.zeros((), device=device)
+        self.first = torch.full((), -1, dtype=torch.long, device=device)
+        self.values = torch.zeros(1 + len(self.named), device=device)
+        self.keys: list[str] | None = None
+        self.terms = torch.zeros(0, device=device)
+
+    def step(self, out: Mapping[str, Tensor], step: int) -> None:
+        """Records step ``step`` (0-based): after ``backward``, before ``opt.step``."""
+        loss = out["loss"].detach().float().reshape(())
+        grads = [p.grad if p.grad is not None else torch.zeros((), device=p.device)
+                 for _, p in self.named]
+        values = torch.stack([loss, *(v.float() for v in torch._foreach_norm(grads))])
+        now = ~torch.isfinite(values).all()
+        fresh = now & (self.first < 0)
+        self.first = torch.where(fresh, step, self.first)
+        self.values = torch.where(fresh, values, self.values)
+        keys = list(out)
+        if self.keys is None:
+            self.keys, self.terms = keys, self.terms.new_zeros(len(keys))
+        if keys == self.keys:
+            terms = torch.stack([out[k].detach().float().reshape(()) for k in keys])
+            self.terms = torch.where(fresh, terms, self.terms)
+        self.bad = torch.maximum(self.bad, now.float())
+        self.opt.found_inf = self.bad  # type: ignore[attr-defined]
+
+    def finish(self, epoch: int, checkpoint_dir: Path | None = None) -> None:
+        """One host sync; raises if a step of ``epoch`` (0-based) was not finite.
+
+        Raises:
+            FloatingPointError: As :func:`check_finite_step`, for the first
+                non-finite step of the epoch.
+        """
+        if hasattr(self.opt, "found_inf"):
+            del self.opt.found_inf
+        first = int(self.first)
+        if first < 0:
+            return
+        where = (f"at epoch {epoch + 1}, step {first + 1} (checked once per epoch: "
+                 f"that step and the rest of the epoch were not applied)")
+        loss = self.values[0]
+        if not bool(torch.isfinite(loss)):
+            terms = dict(zip(self.keys or [], self.terms.tolist()))
+            raise FloatingPointError(
+                f"non-finite loss ({loss.item()}) {where}; terms: {terms}"
+                f"{_kept(checkpoint_dir)}")
+        k = int(torch.nonzero(~torch.isfinite(self.values[1:])).flatten()[0])
+        raise FloatingPointError(
+            f"non-finite gradient of '{self.named[k][0]}' (norm "
+            f"{float(self.values[k + 1])}) {where}; loss {loss.item()}"
+            f"{_kept(checkpoint_dir)}")

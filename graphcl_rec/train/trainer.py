@@ -21,7 +21,11 @@ from graphcl_rec.graph.normalize import adjacency
 from graphcl_rec.models.base import Recommender
 from graphcl_rec.train.checkpoint import load_checkpoint
 from graphcl_rec.train.early_stopping import EarlyStopping
-from graphcl_rec.train.guards import check_finite_step, check_finite_weights
+from graphcl_rec.train.guards import (
+    DeferredStepGuard,
+    check_finite_step,
+    check_finite_weights,
+)
 from graphcl_rec.train.history import History
 from graphcl_rec.train.memory import peak_memory_mb, reset_peak
 from graphcl_rec.train.seed import resolve_device, seed_everything
@@ -43,9 +47,13 @@ class Trainer:
     items excluded). The best-on-validation weights are restored at the end.
 
     A non-finite loss or gradient stops the run with :class:`FloatingPointError`
-    naming the epoch and step, before the optimiser step. With ``checkpoint_dir``,
-    ``last.pt`` is written after every ``checkpoint_every``-th epoch (and the last
-    one) and ``best.pt`` whenever validation improves (see
+    naming the epoch and step, before the optimiser step (``step_guard="step"``, the
+    default on CPU). ``step_guard="epoch"`` (the default on GPUs) checks without a
+    per-step host synchronisation: the fused optimiser skips every step from the
+    first non-finite one, and the error is raised at the end of that epoch with the
+    same weights (:class:`~graphcl_rec.train.guards.DeferredStepGuard`). With
+    ``checkpoint_dir``, ``last.pt`` is written after every ``checkpoint_every``-th
+    epoch (and the last one) and ``best.pt`` whenever validation improves (see
     :mod:`graphcl_rec.train.checkpoint`); a failed epoch never overwrites them.
     ``fit(..., resume=True)`` continues from ``last.pt``: every random draw comes
     from one generator whose state is saved at epoch boundaries, so on CPU a run
@@ -77,6 +85,9 @@ class Trainer:
         eval_batch_size: Users per evaluation block (``None``: from a memory budget).
         checkpoint_dir: Directory for ``last.pt`` and ``best.pt`` (``None``: none).
         checkpoint_every: Write ``last.pt`` every this many epochs.
+        step_guard: ``"auto"`` (``"step"`` on CPU, ``"epoch"`` elsewhere),
+            ``"step"`` (a host sync per step) or ``"epoch"`` (one per epoch; needs
+            the fused optimiser, used on CPU and CUDA).
         config: The run's configuration (plain values), stored in checkpoints and
             required to match on resume, together with this trainer's settings
             and device type (under the reserved key ``"trainer"``; ``epochs``,
@@ -97,13 +108,18 @@ class Trainer:
                  progress: bool = True, max_seconds: float | None = None,
                  eval_batch_size: int | None = None,
                  checkpoint_dir: str | Path | None = None, checkpoint_every: int = 1,
-                 config: Mapping[str, Any] | None = None) -> None:
+                 config: Mapping[str, Any] | None = None,
+                 step_guard: str = "auto") -> None:
         if epochs < 0 or eval_every < 1 or lr <= 0 or checkpoint_every < 1:
             raise ValueError(f"need epochs >= 0, eval_every >= 1, lr > 0 and "
                              f"checkpoint_every >= 1 (got {epochs}, {eval_every}, "
                              f"{lr}, {checkpoint_every})")
         if config is not None and "trainer" in config:
             raise ValueError("'config' must not use the reserved key 'trainer'")
+        if step_guard not in ("auto", "step", "epoch"):
+            raise ValueError(f"Could not resolve step_guard '{step_guard}' among "
+                             "choices ['auto', 'step', 'epoch']")
+        self.step_guard = step_guard
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         self.weight_decay, self.eval_every, self.k = weight_decay, eval_every, list(k)
         self.early_stopping = early_stopping
@@ -223,6 +239,7 @@ class Trainer:
                      run: TrainState) -> dict:
         model.train()
         t0 = time.perf_counter()
+        guard = self._deferred_guard(opt, named)
         views = model.sample_views(train, gen)
         sums: dict[str, torch.Tensor] = {}
         steps = 0
@@ -230,18 +247,33 @@ class Trainer:
             out = model.loss(batch, adjs, views, gen)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
-            check_finite_step(out, named, epoch, step, self.checkpoint_dir)
+            if guard is None:
+                check_finite_step(out, named, epoch, step, self.checkpoint_dir)
+            else:
+                guard.step(out, step)
             opt.step()
             model.on_step_end()
             for key, value in out.items():
                 value = value.detach()
                 sums[key] = sums[key] + value if key in sums else value
             steps += 1
+        if guard is not None:
+            guard.finish(epoch, self.checkpoint_dir)
         run.step += steps
         record: dict = {"epoch": epoch + 1}
         record.update({k: float(v) / max(steps, 1) for k, v in sums.items()})
         record["train_seconds"] = time.perf_counter() - t0
         return record
+
+    def _deferred_guard(self, opt: torch.optim.Optimizer,
+                        named: list[tuple[str, torch.nn.Parameter]]
+                        ) -> DeferredStepGuard | None:
+        """The epoch-level guard, or ``None`` for the per-step check."""
+        mode = self.step_guard
+        if mode == "auto":
+            on_cpu = not named or named[0][1].device.type == "cpu"
+            mode = "step" if on_cpu or not opt.defaults.get("fused") else "epoch"
+        return DeferredStepGuard(opt, named) if mode == "epoch" and named else None
 
     def _log(self, record: dict, bar: tqdm) -> None:
         shown = {"loss": f"{record.get('loss', math.nan):.4f}"}

@@ -84,3 +84,50 @@ def test_resume_after_a_fault_continues_from_the_last_good_epoch(tmp_path):
     assert [r["val"] for r in hist] == [r["val"] for r in ref]
     assert torch.equal(healthy.encoder.embedding.weight,
                        reference.encoder.embedding.weight)
+
+
+@pytest.mark.parametrize("fault,message", [
+    ("loss", r"non-finite loss \(nan\) at epoch 3, step 2 \(checked once per epoch"
+             r".*terms: .*'loss': nan"),
+    ("grad", r"non-finite gradient of 'encoder.embedding.weight' \(norm nan\) "
+             r"at epoch 3, step 2 \(checked once per epoch"),
+])
+def test_deferred_guard_raises_the_same_error_with_the_same_weights(
+        tmp_path, fault, message):
+    at = 2 * STEPS_PER_EPOCH + 2
+    weights = {}
+    for guard in ("step", "epoch"):
+        model = Faulty(at, fault)
+        train, val = make_checkerboard(10)
+        trainer = Trainer(epochs=5, batch_size=16, lr=0.05, k=[5], progress=False,
+                          checkpoint_dir=tmp_path / guard, seed=0, step_guard=guard)
+        with pytest.raises(FloatingPointError,
+                           match=message if guard == "epoch" else "epoch 3, step 2"):
+            trainer.fit(model, train, val)
+        weights[guard] = model.encoder.embedding.weight.detach().clone()
+    # The per-step check stops before the epoch's step 2 is applied; the deferred
+    # one skips its steps 2 and 3: both leave the weights as they were after step 1.
+    assert torch.isfinite(weights["epoch"]).all()
+    torch.testing.assert_close(weights["epoch"], weights["step"], rtol=0, atol=0)
+
+
+def test_deferred_guard_changes_nothing_when_every_step_is_finite():
+    runs = []
+    for guard in ("step", "epoch"):
+        train, val = make_checkerboard(10)
+        model = BPRRecommender(MF(10, 10, dim=4))
+        hist = Trainer(epochs=3, batch_size=16, lr=0.05, k=[5], progress=False,
+                       seed=0, step_guard=guard).fit(model, train, val)
+        runs.append((model.encoder.embedding.weight.detach().clone(),
+                     [r["loss"] for r in hist.records]))
+    torch.testing.assert_close(runs[0][0], runs[1][0], rtol=0, atol=0)
+    assert runs[0][1] == runs[1][1]
+
+
+def test_step_guard_validation():
+    with pytest.raises(ValueError, match="step_guard"):
+        Trainer(step_guard="never")
+    from graphcl_rec.train.guards import DeferredStepGuard
+    w = torch.nn.Parameter(torch.zeros(2))
+    with pytest.raises(ValueError, match="fused"):
+        DeferredStepGuard(torch.optim.Adam([w]), [("w", w)])
