@@ -131,3 +131,16 @@ def test_step_guard_validation():
     w = torch.nn.Parameter(torch.zeros(2))
     with pytest.raises(ValueError, match="fused"):
         DeferredStepGuard(torch.optim.Adam([w]), [("w", w)])
+
+
+def test_step_guard_auto_is_per_step_on_cpu():
+    w = torch.nn.Parameter(torch.zeros(2))
+    fused = torch.optim.Adam([w], fused=True)
+    assert Trainer(step_guard="auto")._deferred_guard(fused, [("w", w)]) is None
+    assert Trainer(step_guard="step")._deferred_guard(fused, [("w", w)]) is None
+    guard = Trainer(step_guard="epoch")._deferred_guard(fused, [("w", w)])
+    assert guard is not None
+    guard.step({"loss": w.sum()}, 0)
+    assert fused.found_inf.item() == 0.0
+    guard.finish(0)
+    assert not hasattr(fused, "found_inf")
