@@ -48,6 +48,16 @@ def checkerboard() -> tuple[Interactions, Interactions]:
     return make_checkerboard(20)
 
 
+DEVICES = ["cpu"] + ([pytest.param("cuda:0", marks=pytest.mark.gpu)]
+                     if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request: pytest.FixtureRequest) -> str:
+    """``"cpu"``, plus ``"cuda:0"`` (marked ``gpu``) where a GPU is present."""
+    return request.param
+
+
 @pytest.fixture
 def generator() -> torch.Generator:
     return torch.Generator().manual_seed(0)

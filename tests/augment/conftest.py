@@ -5,8 +5,6 @@ import torch
 
 from graphcl_rec.data.interactions import Interactions
 
-DEVICES = ["cpu"] + (["cuda:0"] if torch.cuda.is_available() else [])
-
 
 def random_interactions(
     num_users: int, num_items: int, num_pairs: int, seed: int = 0, device: str = "cpu"
@@ -21,7 +19,3 @@ def random_interactions(
 def make_inter() -> Callable[..., Interactions]:
     return random_interactions
 
-
-@pytest.fixture(params=DEVICES)
-def device(request: pytest.FixtureRequest) -> str:
-    return request.param

@@ -190,14 +190,15 @@ def test_byol_pairs_modes():
 
 
 @pytest.mark.parametrize("obj", list(OBJECTIVES))
-def test_learnability_on_checkerboard(obj):
-    train, test = make_checkerboard(20)
+def test_learnability_on_checkerboard(obj, device):
+    train, test = (part.to(device) for part in make_checkerboard(20))
     encoder = LightGCN(20, 20, dim=16, num_layers=2)
     # Two communities of ten items: a strong uniformity term (SimGCL's 0.5 is tuned
     # for ~40k items) fights the structure, so every objective uses weight 0.1 here.
     model = objective(obj, encoder, **({} if obj == "bpr" else {"ssl_weight": 0.1}))
     Trainer(
-        epochs=40, batch_size=64, lr=0.05, k=[1], progress=False, sampler="interaction"
+        epochs=40, batch_size=64, lr=0.05, k=[1], progress=False, sampler="interaction",
+        device=device,
     ).fit(model, train, val=test)
     assert (
         evaluate(model, graph=train, target=test, exclude=train, k=[1])["hit@1"] >= 0.9

@@ -238,3 +238,26 @@ def test_evaluate_restores_mode_on_error(case):
     with pytest.raises(RuntimeError, match="boom"):
         evaluate(model, train, test)
     assert model.training
+
+
+def test_evaluation_on_device_equals_cpu(device):
+    from tests.conftest import random_interactions
+    g = torch.Generator().manual_seed(3)
+    train = random_interactions(40, 300, 900, seed=1)
+    test = random_interactions(40, 300, 200, seed=2)
+    test = Interactions(*_minus(test, train), 40, 300)
+    eu, ei = torch.randn(40, 8, generator=g), torch.randn(300, 8, generator=g)
+    cpu = evaluate_embeddings(eu, ei, test, train, k=[5, 20], per_user=True)
+    dev = evaluate_embeddings(eu.to(device), ei.to(device), test.to(device),
+                              train.to(device), k=[5, 20], per_user=True)
+    assert cpu.keys() == dev.keys()
+    for key in cpu:
+        torch.testing.assert_close(dev[key].cpu(), cpu[key])
+
+
+def _minus(a, b):
+    """The pairs of ``a`` not in ``b`` (user and item tensors)."""
+    keys_b = set(zip(b.user.tolist(), b.item.tolist()))
+    kept = [(u, i) for u, i in zip(a.user.tolist(), a.item.tolist())
+            if (u, i) not in keys_b]
+    return torch.tensor([u for u, _ in kept]), torch.tensor([i for _, i in kept])

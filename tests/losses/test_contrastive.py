@@ -87,15 +87,16 @@ def test_info_nce_repeated_backward():
     torch.testing.assert_close(a.grad, 2 * first)
 
 
-def test_info_nce_blocks_do_not_change_loss_or_gradients(monkeypatch):
+def test_info_nce_blocks_do_not_change_loss_or_gradients(monkeypatch, device):
     from graphcl_rec.losses.contrastive import _InfoNCE
     g = torch.Generator().manual_seed(2)
-    a0 = torch.randn(50, 8, dtype=torch.double, generator=g)
-    c0 = torch.randn(11, 8, dtype=torch.double, generator=g)
-    t = torch.randint(11, (50,), generator=g)
+    a0 = torch.randn(50, 8, dtype=torch.double, generator=g).to(device)
+    c0 = torch.randn(11, 8, dtype=torch.double, generator=g).to(device)
+    t = torch.randint(11, (50,), generator=g).to(device)
     results = []
     for block in (32, 2**27):  # 16-anchor blocks (4 of them), then one block
         monkeypatch.setattr(_InfoNCE, "BLOCK", block)
+        monkeypatch.setattr(_InfoNCE, "BLOCK_CUDA", block)
         a, c = a0.clone().requires_grad_(), c0.clone().requires_grad_()
         loss = info_nce(a, c, t, 0.2)
         loss.backward()

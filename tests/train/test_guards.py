@@ -93,14 +93,15 @@ def test_resume_after_a_fault_continues_from_the_last_good_epoch(tmp_path):
              r"at epoch 3, step 2 \(checked once per epoch"),
 ])
 def test_deferred_guard_raises_the_same_error_with_the_same_weights(
-        tmp_path, fault, message):
+        tmp_path, fault, message, device):
     at = 2 * STEPS_PER_EPOCH + 2
     weights = {}
     for guard in ("step", "epoch"):
         model = Faulty(at, fault)
         train, val = make_checkerboard(10)
         trainer = Trainer(epochs=5, batch_size=16, lr=0.05, k=[5], progress=False,
-                          checkpoint_dir=tmp_path / guard, seed=0, step_guard=guard)
+                          checkpoint_dir=tmp_path / guard, seed=0, step_guard=guard,
+                          device=device)
         with pytest.raises(FloatingPointError,
                            match=message if guard == "epoch" else "epoch 3, step 2"):
             trainer.fit(model, train, val)

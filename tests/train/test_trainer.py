@@ -10,8 +10,8 @@ from tests.conftest import make_checkerboard
 
 
 @pytest.mark.parametrize("encoder", [LightGCN, MF, SGC])
-def test_checkerboard_is_learned(encoder):
-    train, test = make_checkerboard(20)
+def test_checkerboard_is_learned(encoder, device):
+    train, test = (part.to(device) for part in make_checkerboard(20))
     model = BPRRecommender(
         encoder(20, 20, dim=16, **({} if encoder is MF else {"num_layers": 2})),
         reg_weight=1e-4,
@@ -24,6 +24,7 @@ def test_checkerboard_is_learned(encoder):
         seed=0,
         k=[1],
         sampler="interaction",
+        device=device,
     )
     trainer.fit(model, train, val=test)
     metrics = evaluate(model, graph=train, target=test, exclude=train, k=[1])
