@@ -1,7 +1,15 @@
+import os
+
 import pytest
 import torch
+from hypothesis import settings
 
 from graphcl_rec.data import Interactions
+
+# CI replays a fixed set of examples (.ci/run sets HYPOTHESIS_PROFILE=ci); local runs
+# draw new ones, which is how the fuzzers find new cases.
+settings.register_profile("ci", derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
