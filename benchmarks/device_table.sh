@@ -3,17 +3,20 @@
 #
 # Usage: bash benchmarks/device_table.sh OUT [MINUTES] [PROTOCOL:CONFIG ...]
 #
-# Runs the speed figures for Yelp2018 (benchmarks/speed.py --device cuda --full), then
-# every PROTOCOL:CONFIG run (CONFIG: a name in benchmarks/configs or a path; default: the five published rows in the legacy protocol
-# and SGL-ED Yelp2018 validated) as concurrent `graphcl-rec bench --device cuda`
-# processes sharing the GPU, each with a budget of MINUTES (default 7): a run still
-# improving when its budget ends is marked "time budget" in RESULTS.md. The runs
-# share the GPU, so their seconds per epoch are not solo figures (speed.py's are).
-# Results (h200/*.json) and logs (logs/) are made in a temporary folder and packed
-# into OUT/results.tgz; the speed figures are also in OUT/speed_yelp2018.log.
-# Needs $GRAPHCL_REC_DATA (the datasets) and, where the tree has no git metadata,
-# $GRAPHCL_REC_REVISION. $DEVICE (default cuda) and $SPEED=0 (skip the speed
-# figures) are for trying the script on CPU.
+# Runs the test suite's GPU cases and benchmarks/device_check.py, the speed figures
+# for Yelp2018 (benchmarks/speed.py --device cuda --full), then every PROTOCOL:CONFIG
+# run (CONFIG: a name in benchmarks/configs or a path; default: the five published
+# rows in the legacy protocol and SGL-ED Yelp2018 validated) as concurrent
+# `graphcl-rec bench --device cuda` processes sharing the GPU, each with a budget of
+# MINUTES (default 7): a run still improving when its budget ends is marked "time
+# budget" in RESULTS.md. The runs share the GPU, so their seconds per epoch are not
+# solo figures (speed.py's are). Results (h200/*.json) and logs (logs/) are made in a
+# temporary folder and packed into OUT/results.tgz; the checks and speed figures are
+# also in OUT/checks.log and OUT/speed_yelp2018.log.
+# Needs $GRAPHCL_REC_DATA (the datasets) and $GRAPHCL_REC_REVISION (the commit sent:
+# a copy of the tree may carry stale git metadata). $DEVICE (default cuda),
+# $CHECKS=0 and $SPEED=0 (skip the checks or the speed figures) are for trying the
+# script on CPU.
 set -u
 out=${1:?usage: device_table.sh OUT [MINUTES] [PROTOCOL:CONFIG ...]}
 minutes=${2:-7}
@@ -29,6 +32,14 @@ device=${DEVICE:-cuda}
 work=$(mktemp -d)
 mkdir -p "$out" "$work/h200" "$work/logs"
 stamp() { echo "== $(date +%T) $*"; }
+
+if [ "${CHECKS:-1}" != 0 ]; then
+    stamp "checks: the test suite's GPU cases, then device_check.py"
+    timeout 300 $py -m pytest -q -m gpu -p no:cacheprovider 2>&1 | tail -5 \
+        | tee "$out/checks.log"
+    timeout 180 $py benchmarks/device_check.py --device "$device" 2>&1 \
+        | grep -v Warning | tee -a "$out/checks.log"
+fi
 
 if [ "${SPEED:-1}" != 0 ]; then
     stamp speed
