@@ -8,13 +8,16 @@ steps, then profiles ``--steps`` more (the trainer's loop body: loss, backward, 
 finite-step guard, the optimiser step) and prints the operators sorted by their own
 device time (CUDA) or own CPU time, and the wall-clock per step with and without the
 profiler. On CUDA the gap between wall-clock and summed kernel time is the host's
-share (Python, dispatch, synchronisations).
+share (Python, dispatch, synchronisations); ``--syncs`` also lists the lines of one
+step that synchronise the host with the device (``torch.cuda.set_sync_debug_mode``).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import time
+import warnings
 
 import torch
 from device_check import MODELS  # noqa: E402  (same folder)
@@ -35,6 +38,8 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rows", type=int, default=25)
+    p.add_argument("--syncs", action="store_true",
+                   help="list the host-device synchronisations of one step (CUDA)")
     args = p.parse_args()
     device = resolve_device(args.device)
     train, _, _ = gr.data.load(args.dataset, val_ratio=0.0)
@@ -68,6 +73,17 @@ def main() -> None:
         return (time.perf_counter() - t0) / n
 
     timed(args.steps)
+    if args.syncs and device.type == "cuda":
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            step(0)
+            torch.cuda.set_sync_debug_mode("default")
+        sites = collections.Counter(f"{w.filename}:{w.lineno}" for w in caught
+                                    if "synchroniz" in str(w.message))
+        print(f"host-device synchronisations in one step: {sum(sites.values())}")
+        for site, n in sites.most_common():
+            print(f"  {n} x {site}")
     plain = timed(args.steps)
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA]
                                      if device.type == "cuda" else [])
