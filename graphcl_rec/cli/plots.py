@@ -42,10 +42,11 @@ def device_label(r: dict[str, Any]) -> str:
     return f"{dev['type']} ({dev['name']})" if dev.get("name") else dev["type"]
 
 
-def _run_label(r: dict[str, Any]) -> str:
-    """``name (protocol[, device])``: the device is named for runs off the CPU."""
+def _run_label(r: dict[str, Any], *extra: str) -> str:
+    """``name (protocol[, device][, extra...])``: a GPU is named, the CPU is not."""
     dev = device_label(r)
-    return f"{r['name']} ({r['protocol']}" + ("" if dev == "cpu" else f", {dev}")
+    parts = [r["protocol"], *([] if dev == "cpu" else [dev]), *extra]
+    return f"{r['name']} ({', '.join(parts)})"
 
 
 def plot_curves(results: list[dict[str, Any]], out: Path) -> list[str]:
@@ -59,7 +60,7 @@ def plot_curves(results: list[dict[str, Any]], out: Path) -> list[str]:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         for r in runs:
             recs = [h for h in r["history"] if "val" in h]
-            label = f"{_run_label(r)}, seed {r['seed']})"
+            label = _run_label(r, f"seed {r['seed']}")
             clock, xs, ts, ys = 0.0, [], [], []
             for h in r["history"]:
                 clock += h.get("train_seconds", 0) + h.get("eval_seconds", 0)
@@ -109,7 +110,7 @@ def plot_sparsity(results: list[dict[str, Any]], out: Path) -> list[str]:
         for r in runs:
             for i, g in enumerate(r["sparsity"]):
                 k = int(g.get("group", i))
-                recall[_run_label(r) + ")"][k].append(g["recall@20"])
+                recall[_run_label(r)][k].append(g["recall@20"])
                 lo, hi = ranges.get(k, (g["min_degree"], g["max_degree"]))
                 ranges[k] = (min(lo, g["min_degree"]), max(hi, g["max_degree"]))
         groups = sorted(ranges)
