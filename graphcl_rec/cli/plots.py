@@ -23,7 +23,7 @@ def _pyplot() -> Any:
 def _save(plt: Any, fig: Any, path: Path) -> str:
     """Lays out, writes (100 dpi) and closes ``fig``; returns the path."""
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")  # keeps the legend beside the axes
     plt.close(fig)
     return str(path)
 
@@ -115,7 +115,7 @@ def plot_sparsity(results: list[dict[str, Any]], out: Path) -> list[str]:
                 ranges[k] = (min(lo, g["min_degree"]), max(hi, g["max_degree"]))
         groups = sorted(ranges)
         width = 0.8 / len(recall)
-        fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * len(groups)), 4))
+        fig, ax = plt.subplots(figsize=(max(6.0, 1.5 * len(groups)) + 3.5, 4))
         for j, (label, per_group) in enumerate(sorted(recall.items())):
             ys = [statistics.mean(per_group[k]) if per_group[k] else float("nan")
                   for k in groups]
@@ -126,7 +126,7 @@ def plot_sparsity(results: list[dict[str, Any]], out: Path) -> list[str]:
         ax.set_xlabel("test users by training degree (group, degree range)")
         ax.set_ylabel("test recall@20 (mean over seeds)")
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.set_title(ds)
         paths.append(_save(plt, fig, out / f"sparsity_{ds}.png"))
     return paths
