@@ -241,6 +241,8 @@ def test_evaluate_restores_mode_on_error(case):
 
 
 def test_evaluation_on_device_equals_cpu(device):
+    if device == "cpu":
+        pytest.skip("compares a GPU's evaluation with the CPU's")
     from tests.conftest import random_interactions
     g = torch.Generator().manual_seed(3)
     train = random_interactions(40, 300, 900, seed=1)
