@@ -21,6 +21,7 @@ import warnings
 
 import torch
 from device_check import MODELS  # noqa: E402  (same folder)
+from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 import graphcl_rec as gr
@@ -28,7 +29,22 @@ from graphcl_rec.cli.build import build_model
 from graphcl_rec.data.sampling import PairSampler
 from graphcl_rec.graph import adjacency
 from graphcl_rec.train import resolve_device
-from graphcl_rec.train.guards import check_finite_step
+from graphcl_rec.train.guards import DeferredStepGuard, check_finite_step
+
+
+def baseline_paths() -> None:
+    """Restores the row slicing and ``torch.unique`` anchors on every device."""
+    import graphcl_rec.contrast.base as contrast_base
+    import graphcl_rec.graph.propagate as propagate
+    import graphcl_rec.models.lightgcn as lightgcn
+    from graphcl_rec.losses.contrastive import unique_anchors
+
+    def slicing(adj, num_rows: int) -> bool:
+        return (isinstance(adj, torch.Tensor) and adj.layout == torch.sparse_csr
+                and 4 * num_rows < adj.shape[0])
+
+    lightgcn.row_slicing_pays = propagate.row_slicing_pays = slicing
+    contrast_base.unique_anchors = lambda ids, sync_free: unique_anchors(ids, False)
 
 
 def main() -> None:
@@ -40,7 +56,12 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=25)
     p.add_argument("--syncs", action="store_true",
                    help="list the host-device synchronisations of one step (CUDA)")
+    p.add_argument("--baseline", action="store_true",
+                   help="the earlier GPU path for an A/B: BPR rows restricted by "
+                        "slicing the adjacency, anchors deduplicated by torch.unique")
     args = p.parse_args()
+    if args.baseline:
+        baseline_paths()
     device = resolve_device(args.device)
     train, _, _ = gr.data.load(args.dataset, val_ratio=0.0)
     train = train.to(device)
@@ -54,11 +75,17 @@ def main() -> None:
     views = model.sample_views(train, gen)
     batches = PairSampler(train, 2048, mode="user").epoch(gen)
 
+    # The trainer's guard: deferred to the epoch's end on GPUs, per step on CPU.
+    guard = DeferredStepGuard(opt, named) if device.type == "cuda" else None
+
     def step(i: int) -> None:
         out = model.loss(next(batches), adjs, views, gen)
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
-        check_finite_step(out, named, 0, i)
+        if guard is None:
+            check_finite_step(out, named, 0, i)
+        else:
+            guard.step(out, i)
         opt.step()
         model.on_step_end()
 
@@ -95,7 +122,9 @@ def main() -> None:
     print(prof.key_averages().table(sort_by=key, row_limit=args.rows))
     if device.type == "cuda":
         events = prof.key_averages()
-        kernel = sum(e.self_device_time_total for e in events) / 1e3 / args.steps
+        # Kernels, copies and memsets only: an operator's row repeats its kernels'.
+        kernel = sum(e.self_device_time_total for e in events
+                     if e.device_type == DeviceType.CUDA) / 1e3 / args.steps
         print(f"summed device time {kernel:.2f} ms/step against {profiled * 1e3:.2f} "
               f"ms/step wall-clock under the profiler")
 

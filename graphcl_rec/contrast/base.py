@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from graphcl_rec.augment.base import Augmentation, make_views
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
-from graphcl_rec.losses.contrastive import info_nce
+from graphcl_rec.losses.contrastive import info_nce, unique_anchors
 from graphcl_rec.models.base import Encoder, EncoderOutput
 from graphcl_rec.models.bpr import BPRRecommender
 
@@ -57,28 +57,43 @@ class ContrastiveRecommender(BPRRecommender):
         self.tau, self.ssl_weight = tau, ssl_weight
         self.negatives, self.reduction = negatives, reduction
 
-    def nce(self, view1: Tensor, view2: Tensor, index: Tensor) -> Tensor:
+    def nce(self, view1: Tensor, view2: Tensor, index: Tensor,
+            weight: Tensor | None = None) -> Tensor:
         """InfoNCE of rows ``index`` of ``view1`` against ``view2``.
 
         Args:
             view1: ``[N, d]`` anchors' view.
             view2: ``[N, d]`` positives' (and negatives') view.
-            index: ``[B]`` unique node indices.
+            index: ``[B]`` unique node indices, or indices with repeats and
+                ``weight`` from :func:`~graphcl_rec.losses.contrastive.unique_anchors`
+                (all-node negatives only).
+            weight: ``[B]`` anchor weights, or ``None``.
 
         Returns:
             Scalar loss.
         """
         if self.negatives == "all":
-            return info_nce(view1[index], view2, index, self.tau, self.reduction)
+            return info_nce(view1[index], view2, index, self.tau, self.reduction,
+                            weight)
+        if weight is not None:
+            raise ValueError("anchor weights need negatives='all': in-batch "
+                             "candidates would repeat with the anchors")
         target = torch.arange(index.numel(), device=index.device)
         return info_nce(view1[index], view2[index], target, self.tau, self.reduction)
 
     def contrast(self, batch: Batch, user1: Tensor, item1: Tensor, user2: Tensor,
                  item2: Tensor) -> Tensor:
-        """User and item InfoNCE terms for the batch's unique users and items."""
-        users = torch.unique(batch.user)
-        items = torch.unique(batch.pos)
-        return self.nce(user1, user2, users) + self.nce(item1, item2, items)
+        """User and item InfoNCE terms for the batch's unique users and items.
+
+        Off the CPU with all-node negatives, repeats are weighted by 0 instead of
+        removed (:func:`~graphcl_rec.losses.contrastive.unique_anchors`): the same
+        loss, without the host–device synchronisation of ``torch.unique``.
+        """
+        sync_free = self.negatives == "all" and batch.user.device.type != "cpu"
+        users, user_w = unique_anchors(batch.user, sync_free)
+        items, item_w = unique_anchors(batch.pos, sync_free)
+        return (self.nce(user1, user2, users, user_w)
+                + self.nce(item1, item2, items, item_w))
 
     def row_contrast(self, batch: Batch, rows: Tensor, view1: Tensor, view2: Tensor
                      ) -> Tensor:

@@ -27,12 +27,14 @@ class _InfoNCE(torch.autograd.Function):
     BLOCK_CUDA = 2**27
     """Logits per block off the CPU (512 MB in fp32): one block for a batch of 2048
     anchors against up to 65,536 candidates."""
-    MAX_SHIFT = 80.0
-    """Largest ``2 / tau`` for which a constant shift keeps ``exp`` in range."""
+    MAX_UNSHIFTED = 80.0
+    """Largest ``2 / tau`` (the logits' range) for which ``exp`` of the unshifted
+    logits stays within fp32's normal range (``e^{-40}`` to ``e^{40}``)."""
 
     @staticmethod
     def forward(ctx: Any, a: Tensor, c: Tensor, target: Tensor,  # noqa: D102
-                scale: float, bound: float | None) -> Tensor:
+                scale: float | Tensor, bound: float | None,
+                weight: Tensor | None) -> Tensor:
         need_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
         budget = _InfoNCE.BLOCK if a.device.type == "cpu" else _InfoNCE.BLOCK_CUDA
         rows = max(16, budget // max(c.shape[0], 1))
@@ -41,22 +43,30 @@ class _InfoNCE(torch.autograd.Function):
         total = a.new_zeros(())
         for start in range(0, a.shape[0], rows):
             block, tgt = a[start:start + rows], target[start:start + rows]
+            w = None if weight is None else weight[start:start + rows, None]
             logits = block @ c.T
             if bound is None:
                 peak = logits.amax(dim=1, keepdim=True)
                 prob = logits.sub_(peak).exp_()
+                norm = prob.sum(dim=1, keepdim=True)
+                lse = peak + norm.log()
             else:
-                # |logit| <= bound: one shift for all rows, no max pass needed.
-                peak = logits.new_full((logits.shape[0], 1), bound)
-                prob = logits.sub_(bound).exp_()
-            norm = prob.sum(dim=1, keepdim=True)
+                # |logit| <= bound <= MAX_UNSHIFTED / 2: exp stays within fp32's
+                # normal range unshifted, so neither a max pass nor a shift is needed.
+                prob = logits.exp_()
+                norm = prob.sum(dim=1, keepdim=True)
+                lse = norm.log()
             pos = c[tgt]
-            total += (peak + norm.log()).sum() - (block * pos).sum()
+            nll = lse - (block * pos).sum(dim=1, keepdim=True)
+            total += (nll if w is None else nll * w).sum()
             if need_grad:
                 # softmax = prob / norm, applied to the [rows, d] factors instead.
-                torch.sub((prob @ c).div_(norm), pos, out=grad_a[start:start + rows])
-                grad_c.addmm_(prob.T, block / norm)
-                grad_c.index_add_(0, tgt, block, alpha=-1.0)
+                inv = norm.reciprocal() if w is None else w / norm
+                scaled = block if w is None else block * w
+                torch.sub((prob @ c).mul_(inv), pos if w is None else pos * w,
+                          out=grad_a[start:start + rows])
+                grad_c.addmm_(prob.T, block * inv)
+                grad_c.index_add_(0, tgt, scaled, alpha=-1.0)
         if need_grad:
             ctx.save_for_backward(grad_a, grad_c)
         ctx.scale = scale
@@ -65,10 +75,10 @@ class _InfoNCE(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor  # noqa: D102
-                 ) -> tuple[Tensor, Tensor, None, None, None]:
+                 ) -> tuple[Tensor, Tensor, None, None, None, None]:
         grad_a, grad_c = ctx.saved_tensors
         g = grad * ctx.scale
-        return grad_a * g, grad_c * g, None, None, None
+        return grad_a * g, grad_c * g, None, None, None, None
 
 
 def info_nce(
@@ -77,12 +87,16 @@ def info_nce(
     target: Tensor,
     tau: float,
     reduction: str = "mean",
+    weight: Tensor | None = None,
 ) -> Tensor:
     r"""InfoNCE (NT-Xent) on cosine similarities.
 
     .. math::
-        \mathcal{L} = -\sum_b \log \frac{\exp(\cos(a_b, c_{t_b}) / \tau)}
+        \mathcal{L} = -\sum_b w_b \log \frac{\exp(\cos(a_b, c_{t_b}) / \tau)}
                                    {\sum_j \exp(\cos(a_b, c_j) / \tau)}
+
+    (``"mean"`` divides by :math:`\sum_b w_b`; without ``weight`` every
+    :math:`w_b = 1`).
 
     SGL-faithful: ``candidates`` are all users (or items) of the second view and
     ``target`` the batch ids. In-batch: ``candidates`` are the batch rows of the second
@@ -98,6 +112,10 @@ def info_nce(
         target: ``[B]`` index of each anchor's positive among ``candidates``.
         tau: Temperature (> 0).
         reduction: ``"mean"`` or ``"sum"`` over the batch.
+        weight: Optional ``[B]`` non-negative anchor weights. Weights of 0 and 1 drop
+            repeated anchors without :func:`torch.unique` (see
+            :func:`unique_anchors`), whose output size forces a host–device
+            synchronisation on GPUs.
 
     Returns:
         Scalar loss.
@@ -116,11 +134,46 @@ def info_nce(
         )
     a = F.normalize(anchor, dim=-1) / tau
     c = F.normalize(candidates, dim=-1)
-    scale = 1.0 / max(a.shape[0], 1) if reduction == "mean" else 1.0
-    # Cosines are in [-1, 1], so every logit is within 1/tau of 0: shifting by 1/tau
-    # keeps exp in [exp(-2/tau), 1] and spares the row-max pass (not for tiny tau).
-    bound = 1.0 / tau if 2.0 / tau <= _InfoNCE.MAX_SHIFT else None
-    return _InfoNCE.apply(a, c, target, scale, bound)
+    scale: float | Tensor = 1.0
+    if reduction == "mean":
+        scale = (1.0 / max(a.shape[0], 1) if weight is None
+                 else weight.sum().clamp_min(1e-12).reciprocal())
+    # Cosines are in [-1, 1], so every logit is within 1/tau of 0 and, unless tau is
+    # tiny, exp needs no shift (the log-sum-exp then needs no row-max pass).
+    bound = 1.0 / tau if 2.0 / tau <= _InfoNCE.MAX_UNSHIFTED else None
+    if weight is not None:
+        weight = weight.to(a.dtype)
+    return _InfoNCE.apply(a, c, target, scale, bound, weight)
+
+
+def unique_anchors(ids: Tensor, sync_free: bool) -> tuple[Tensor, Tensor | None]:
+    """The distinct ids of ``ids``, for :func:`info_nce` anchors.
+
+    ``sync_free=False`` returns ``(torch.unique(ids), None)``. ``sync_free=True``
+    returns the sorted ``ids`` with weight 1 on the first of each run of equal ids
+    and 0 on its repeats: the same loss and gradients through ``info_nce(...,
+    weight=w)`` when the candidates do not depend on the anchors (all-node
+    negatives), with a fixed output size and no host–device synchronisation, at
+    the cost of computing the repeats' (zero-weighted) rows.
+
+    Args:
+        ids: ``[B]`` int64 node ids, possibly repeated.
+        sync_free: Keep ``B`` entries and weight the repeats by 0.
+
+    Returns:
+        ``(ids, weight)``: ``[U]`` or ``[B]`` ids and ``None`` or ``[B]`` weights.
+
+    Examples:
+        >>> ids, w = unique_anchors(torch.tensor([3, 1, 3]), sync_free=True)
+        >>> ids.tolist(), w.tolist()
+        ([1, 3, 3], [1.0, 1.0, 0.0])
+    """
+    if not sync_free:
+        return torch.unique(ids), None
+    ids = torch.sort(ids).values
+    weight = torch.ones(ids.shape, device=ids.device)
+    weight[1:] = (ids[1:] != ids[:-1]).float()
+    return ids, weight
 
 
 def cosine_alignment(online: Tensor, target: Tensor) -> Tensor:

@@ -272,3 +272,30 @@ def test_simgcl_row_restricted_loss_equals_full_forward(negatives):
 
     _assert_same_loss_and_grad(
         enc, lambda: model.loss(batch, adjs, None, torch.Generator()), full)
+
+
+@pytest.mark.parametrize("obj", ["sgl", "simgcl", "xsimgcl"])
+def test_sync_free_anchor_weights_give_the_same_step(obj, monkeypatch, device):
+    """The GPU path (repeats weighted 0, no torch.unique) equals the CPU path."""
+    import graphcl_rec.contrast.base as base
+    real = base.unique_anchors
+    results = []
+    for forced in (False, True):
+        monkeypatch.setattr(base, "unique_anchors",
+                            lambda ids, sync_free, f=forced: real(ids, f))
+        torch.manual_seed(0)
+        model = objective(obj, encoder_of("lightgcn", LightGCN), negatives="all")
+        model = model.double().to(device)
+        inter = INTER.to(device)
+        g = torch.Generator(device=device).manual_seed(0)
+        adjs = [adjacency(inter).double()] * model.encoder.num_layers
+        views = model.sample_views(inter, g)
+        if views is not None:
+            views = [[v.double() for v in view] for view in views]
+        batch = next(iter(PairSampler(inter, batch_size=48).epoch(g)))
+        assert batch.user.unique().numel() < batch.user.numel()  # repeats exist
+        out = model.loss(batch, adjs, views, g)
+        out["loss"].backward()
+        results.append((out["ssl"], model.encoder.embedding.weight.grad))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1])

@@ -103,3 +103,46 @@ def test_info_nce_blocks_do_not_change_loss_or_gradients(monkeypatch, device):
         results.append((loss.detach(), a.grad, c.grad))
     for x, y in zip(*results):
         torch.testing.assert_close(x, y)
+
+
+@pytest.mark.parametrize("tau", [0.3, 0.02])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_info_nce_weights_equal_weighted_cross_entropy(reduction, tau, device):
+    g = torch.Generator().manual_seed(3)
+    a0 = torch.randn(40, 6, dtype=torch.double, generator=g).to(device)
+    c0 = torch.randn(13, 6, dtype=torch.double, generator=g).to(device)
+    t = torch.randint(13, (40,), generator=g).to(device)
+    w = torch.rand(40, dtype=torch.double, generator=g).to(device)
+    a, c = a0.clone().requires_grad_(), c0.clone().requires_grad_()
+    info_nce(a, c, t, tau, reduction, weight=w).backward()
+    a2, c2 = a0.clone().requires_grad_(), c0.clone().requires_grad_()
+    logits = (torch.nn.functional.normalize(a2, dim=1)
+              @ torch.nn.functional.normalize(c2, dim=1).T) / tau
+    per = torch.nn.functional.cross_entropy(logits, t, reduction="none") * w
+    (per.sum() / w.sum() if reduction == "mean" else per.sum()).backward()
+    torch.testing.assert_close(a.grad, a2.grad)
+    torch.testing.assert_close(c.grad, c2.grad)
+
+
+def test_unique_anchors_weights_match_unique(device):
+    from graphcl_rec.losses.contrastive import unique_anchors
+    g = torch.Generator().manual_seed(4)
+    ids = torch.randint(20, (64,), generator=g).to(device)  # many repeats
+    view1 = torch.randn(20, 8, dtype=torch.double, generator=g).to(device)
+    view2 = torch.randn(20, 8, dtype=torch.double, generator=g).to(device)
+    uniq, none = unique_anchors(ids, sync_free=False)
+    assert none is None and uniq.tolist() == sorted(set(ids.tolist()))
+    rep, w = unique_anchors(ids, sync_free=True)
+    assert rep.numel() == 64 and int(w.sum()) == uniq.numel()
+    assert rep[w.bool()].tolist() == uniq.tolist()
+    grads = []
+    for idx, weight in ((uniq, None), (rep, w)):
+        x, y = view1.clone().requires_grad_(), view2.clone().requires_grad_()
+        for reduction in ("mean", "sum"):
+            loss = info_nce(x[idx], y, idx, 0.2, reduction, weight=weight)
+            loss.backward()
+            grads.append(loss.detach())
+        grads += [x.grad, y.grad]
+    half = len(grads) // 2
+    for u, r in zip(grads[:half], grads[half:]):
+        torch.testing.assert_close(u, r)
