@@ -46,9 +46,28 @@ def adjacency(inter: Interactions, dtype: torch.dtype = torch.float32) -> Tensor
     crow = torch.zeros(n + 1, dtype=torch.long, device=user.device)
     torch.cumsum(torch.bincount(rows, minlength=n), 0, out=crow[1:])
     # Built sorted and in range by construction, so the invariant check is skipped.
-    return torch.sparse_csr_tensor(
-        crow, cols[order], vals[order], size=(n, n), check_invariants=False
-    )
+    return unchecked_csr(crow, cols[order], vals[order], (n, n))
+
+
+def unchecked_csr(crow: Tensor, col: Tensor, values: Tensor,
+                  size: tuple[int, int]) -> Tensor:
+    """A CSR tensor from valid parts, without torch's invariant check.
+
+    The check is turned off through its context manager rather than the
+    constructor's ``check_invariants=False``: torch 2.11 still warns that the checks
+    are "implicitly disabled" for the argument (fixed in later releases).
+
+    Args:
+        crow: ``[R + 1]`` row pointers.
+        col: ``[nnz]`` column indices, sorted within each row.
+        values: ``[nnz]`` values.
+        size: ``(R, C)``.
+
+    Returns:
+        ``[R, C]`` sparse CSR tensor.
+    """
+    with torch.sparse.check_sparse_tensor_invariants(enable=False):
+        return torch.sparse_csr_tensor(crow, col, values, size=size)
 
 
 def sym_norm(edge_index: Tensor, num_nodes: int) -> Tensor:

@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from graphcl_rec.graph.normalize import unchecked_csr
+
 # Below this many non-zeros the CPU reduce kernel's fixed cost (~1 ms) dominates
 # and the plain CSR product is faster; above it the reduce kernel wins.
 REDUCE_MIN_NNZ = 50_000
@@ -86,8 +88,8 @@ def slice_rows(adj: Tensor, rows: Tensor) -> Tensor:
     nnz = int(new_crow[-1])
     idx = torch.repeat_interleave(start - new_crow[:-1], count, output_size=nnz)
     idx += torch.arange(nnz, device=idx.device, dtype=idx.dtype)
-    return torch.sparse_csr_tensor(new_crow, adj.col_indices()[idx], adj.values()[idx],
-                                   (rows.numel(), adj.shape[1]), check_invariants=False)
+    return unchecked_csr(new_crow, adj.col_indices()[idx], adj.values()[idx],
+                         (rows.numel(), adj.shape[1]))
 
 
 def transpose_csr(adj: Tensor) -> Tensor:
@@ -99,8 +101,8 @@ def transpose_csr(adj: Tensor) -> Tensor:
     order = torch.argsort(col, stable=True)
     new_crow = torch.zeros(num_cols + 1, dtype=crow.dtype, device=crow.device)
     torch.cumsum(torch.bincount(col, minlength=num_cols), 0, out=new_crow[1:])
-    return torch.sparse_csr_tensor(new_crow, row[order], adj.values()[order],
-                                   (num_cols, num_rows), check_invariants=False)
+    return unchecked_csr(new_crow, row[order], adj.values()[order],
+                         (num_cols, num_rows))
 
 
 class _RowSpmm(torch.autograd.Function):
