@@ -132,6 +132,9 @@ def info_nce(
         raise ValueError(
             f"Could not resolve reduction '{reduction}' among choices ['mean', 'sum']"
         )
+    if weight is not None and weight.shape != anchor.shape[:1]:
+        raise ValueError(f"'weight' must have shape [{anchor.shape[0]}], one per "
+                         f"anchor (got {list(weight.shape)})")
     a = F.normalize(anchor, dim=-1) / tau
     c = F.normalize(candidates, dim=-1)
     scale: float | Tensor = 1.0

@@ -299,3 +299,10 @@ def test_sync_free_anchor_weights_give_the_same_step(obj, monkeypatch, device):
         results.append((out["ssl"], model.encoder.embedding.weight.grad))
     torch.testing.assert_close(results[0][0], results[1][0])
     torch.testing.assert_close(results[0][1], results[1][1])
+
+
+def test_anchor_weights_refused_with_in_batch_negatives():
+    model = objective("sgl", encoder_of("lightgcn", LightGCN), negatives="batch")
+    view = torch.randn(INTER.num_users, 8)
+    with pytest.raises(ValueError, match="negatives='all'"):
+        model.nce(view, view, torch.tensor([0, 0, 1]), torch.tensor([1.0, 0.0, 1.0]))

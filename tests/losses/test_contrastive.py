@@ -33,6 +33,8 @@ def test_info_nce_validation():
         info_nce(x, x, torch.arange(2), tau=0)
     with pytest.raises(ValueError, match="reduction"):
         info_nce(x, x, torch.arange(2), tau=1, reduction="none")
+    with pytest.raises(ValueError, match=r"'weight' must have shape \[2\]"):
+        info_nce(x, x, torch.arange(2), tau=1, weight=torch.ones(3))
 
 
 def test_info_nce_stable_at_small_tau():
