@@ -15,6 +15,8 @@ from graphcl_rec.models.base import Encoder, EncoderOutput
 from graphcl_rec.models.bpr import BPRRecommender
 
 NEGATIVES = ("all", "batch")
+NCE_PRECISIONS = {"full": None, "bfloat16": torch.bfloat16}
+"""``nce_precision`` choices and the InfoNCE product dtype each selects."""
 
 
 class ContrastiveRecommender(BPRRecommender):
@@ -38,11 +40,18 @@ class ContrastiveRecommender(BPRRecommender):
         reduction: ``"mean"`` over anchors (matches SELFRec/SimGCL weights; with the
             mean BPR term this keeps SGL's sum-over-everything ratio) or ``"sum"``.
         hard_negatives: Passed to :class:`BPRRecommender`.
+        nce_precision: ``"full"`` (default): the InfoNCE products in the
+            embeddings' dtype. ``"bfloat16"``: its three matrix products (logits
+            and both gradients) in bf16, everything else unchanged (see
+            ``matmul_dtype`` in :func:`~graphcl_rec.losses.contrastive.info_nce`);
+            faster where bf16 products are (CPUs with AVX-512 BF16 or AMX, GPUs),
+            at the cost of 8-bit mantissas in the logits.
     """
 
     def __init__(self, encoder: Encoder, tau: float = 0.2, ssl_weight: float = 0.1,
                  reg_weight: float = 1e-4, negatives: str = "all",
-                 reduction: str = "mean", hard_negatives: bool = False) -> None:
+                 reduction: str = "mean", hard_negatives: bool = False,
+                 nce_precision: str = "full") -> None:
         super().__init__(encoder, reg_weight=reg_weight, hard_negatives=hard_negatives)
         if tau <= 0:
             raise ValueError(f"'tau' must be positive (got {tau})")
@@ -54,8 +63,12 @@ class ContrastiveRecommender(BPRRecommender):
         if reduction not in ("mean", "sum"):
             raise ValueError(f"Could not resolve reduction '{reduction}' among choices "
                              "['mean', 'sum']")
+        if nce_precision not in NCE_PRECISIONS:
+            raise ValueError(f"Could not resolve nce_precision '{nce_precision}' among "
+                             f"choices {list(NCE_PRECISIONS)}")
         self.tau, self.ssl_weight = tau, ssl_weight
         self.negatives, self.reduction = negatives, reduction
+        self.nce_precision = nce_precision
 
     def nce(self, view1: Tensor, view2: Tensor, index: Tensor,
             weight: Tensor | None = None) -> Tensor:
@@ -72,14 +85,16 @@ class ContrastiveRecommender(BPRRecommender):
         Returns:
             Scalar loss.
         """
+        low = NCE_PRECISIONS[self.nce_precision]
         if self.negatives == "all":
             return info_nce(view1[index], view2, index, self.tau, self.reduction,
-                            weight)
+                            weight, matmul_dtype=low)
         if weight is not None:
             raise ValueError("anchor weights need negatives='all': in-batch "
                              "candidates would repeat with the anchors")
         target = torch.arange(index.numel(), device=index.device)
-        return info_nce(view1[index], view2[index], target, self.tau, self.reduction)
+        return info_nce(view1[index], view2[index], target, self.tau, self.reduction,
+                        matmul_dtype=low)
 
     def contrast(self, batch: Batch, user1: Tensor, item1: Tensor, user2: Tensor,
                  item2: Tensor) -> Tensor:
@@ -117,7 +132,9 @@ class ContrastiveRecommender(BPRRecommender):
         """Constructor arguments shown by ``repr``."""
         return (f"tau={self.tau}, ssl_weight={self.ssl_weight}, "
                 f"reg_weight={self.reg_weight}, negatives='{self.negatives}', "
-                f"reduction='{self.reduction}'")
+                f"reduction='{self.reduction}'"
+                + ("" if self.nce_precision == "full"
+                   else f", nce_precision='{self.nce_precision}'"))
 
 
 def paired_views(inter: Interactions, augment: Augmentation | None, num_layers: int,

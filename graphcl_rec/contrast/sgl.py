@@ -37,6 +37,8 @@ class SGL(ContrastiveRecommender):
         negatives: ``"all"`` (paper) or ``"batch"``.
         reduction: ``"mean"`` or ``"sum"``.
         hard_negatives: Dynamic negative sampling for the BPR term.
+        nce_precision: ``"full"`` or ``"bfloat16"`` InfoNCE products (see
+            :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
 
     Examples:
         >>> from graphcl_rec.models import LightGCN
@@ -48,9 +50,9 @@ class SGL(ContrastiveRecommender):
     def __init__(self, encoder: Encoder, augment: Augmentation | None = None,
                  tau: float = 0.2, ssl_weight: float = 0.1, reg_weight: float = 1e-4,
                  negatives: str = "all", reduction: str = "mean",
-                 hard_negatives: bool = False) -> None:
+                 hard_negatives: bool = False, nce_precision: str = "full") -> None:
         super().__init__(encoder, tau, ssl_weight, reg_weight, negatives, reduction,
-                         hard_negatives)
+                         hard_negatives, nce_precision)
         self.augment = augment if augment is not None else EdgeDropout(0.1)
 
     def sample_views(self, inter: Interactions, generator: torch.Generator

@@ -148,3 +148,37 @@ def test_unique_anchors_weights_match_unique(device):
     half = len(grads) // 2
     for u, r in zip(grads[:half], grads[half:]):
         torch.testing.assert_close(u, r)
+
+
+@pytest.mark.parametrize("tau", [0.3, 0.02])  # unshifted / row-max shifted exp
+@pytest.mark.parametrize("weighted", [False, True])
+def test_info_nce_bf16_products_stay_close_and_are_really_bf16(tau, weighted,
+                                                               monkeypatch):
+    from graphcl_rec.losses import contrastive
+    g = torch.Generator().manual_seed(5)
+    a0, c0 = torch.randn(300, 16, generator=g), torch.randn(500, 16, generator=g)
+    t = torch.randint(500, (300,), generator=g)
+    w = torch.rand(300, generator=g) if weighted else None
+    monkeypatch.setattr(contrastive._InfoNCE, "BLOCK", 2**14)  # several blocks
+    out = []
+    for dtype in (None, torch.bfloat16):
+        a, c = a0.clone().requires_grad_(), c0.clone().requires_grad_()
+        loss = info_nce(a, c, t, tau, weight=w, matmul_dtype=dtype)
+        loss.backward()
+        assert loss.dtype == a.grad.dtype == c.grad.dtype == torch.float32
+        out.append((loss.detach(), a.grad, c.grad))
+    (l32, ga32, gc32), (l16, ga16, gc16) = out
+    assert not torch.equal(ga32, ga16)  # the products did change precision
+    torch.testing.assert_close(l16, l32, rtol=2e-3, atol=0)
+    assert (ga16 - ga32).norm() / ga32.norm() < 2e-2
+    assert (gc16 - gc32).norm() / gc32.norm() < 2e-2
+
+
+def test_info_nce_matmul_dtype_validation_and_no_op():
+    g = torch.Generator().manual_seed(6)
+    a, c = torch.randn(5, 4, generator=g), torch.randn(7, 4, generator=g)
+    t = torch.tensor([0, 1, 2, 3, 6])
+    with pytest.raises(ValueError, match="floating dtype"):
+        info_nce(a, c, t, 0.2, matmul_dtype=torch.int32)
+    assert torch.equal(info_nce(a, c, t, 0.2, matmul_dtype=torch.float32),
+                       info_nce(a, c, t, 0.2))
