@@ -153,13 +153,15 @@ def test_unique_anchors_weights_match_unique(device):
 @pytest.mark.parametrize("tau", [0.3, 0.02])  # unshifted / row-max shifted exp
 @pytest.mark.parametrize("weighted", [False, True])
 def test_info_nce_bf16_products_stay_close_and_are_really_bf16(tau, weighted,
-                                                               monkeypatch):
+                                                               monkeypatch, device):
     from graphcl_rec.losses import contrastive
     g = torch.Generator().manual_seed(5)
-    a0, c0 = torch.randn(300, 16, generator=g), torch.randn(500, 16, generator=g)
-    t = torch.randint(500, (300,), generator=g)
-    w = torch.rand(300, generator=g) if weighted else None
-    monkeypatch.setattr(contrastive._InfoNCE, "BLOCK", 2**14)  # several blocks
+    a0 = torch.randn(300, 16, generator=g).to(device)
+    c0 = torch.randn(500, 16, generator=g).to(device)
+    t = torch.randint(500, (300,), generator=g).to(device)
+    w = torch.rand(300, generator=g).to(device) if weighted else None
+    for name in ("BLOCK", "BLOCK_CUDA"):  # several blocks
+        monkeypatch.setattr(contrastive._InfoNCE, name, 2**14)
     out = []
     for dtype in (None, torch.bfloat16):
         a, c = a0.clone().requires_grad_(), c0.clone().requires_grad_()
