@@ -24,6 +24,7 @@ import time
 from dataclasses import replace
 
 import torch
+from device_check import MODELS  # noqa: E402  (same folder)
 
 import graphcl_rec as gr
 from graphcl_rec.cli.build import build_model
@@ -33,9 +34,6 @@ from graphcl_rec.data.sampling import PairSampler
 from graphcl_rec.graph import adjacency
 
 PRECISIONS = ("full", "bfloat16")
-SGL_ED = {"objective": "sgl", "tau": 0.2, "ssl_weight": 0.1, "reg_weight": 1e-4,
-          "encoder": {"name": "lightgcn", "dim": 64, "num_layers": 3},
-          "augment": {"name": "edge_dropout", "p": 0.1}}
 
 
 def speed(args: argparse.Namespace) -> None:
@@ -45,8 +43,8 @@ def speed(args: argparse.Namespace) -> None:
     models, opts = {}, {}
     for precision in PRECISIONS:
         torch.manual_seed(0)
-        models[precision] = build_model({**SGL_ED, "nce_precision": precision},
-                                        train.num_users, train.num_items)
+        table = {**MODELS["sgl-ed"], "nce_precision": precision}
+        models[precision] = build_model(table, train.num_users, train.num_items)
         opts[precision] = torch.optim.Adam(models[precision].parameters(), 1e-3,
                                            fused=True)
     layers = models["full"].encoder.num_layers
@@ -60,7 +58,8 @@ def speed(args: argparse.Namespace) -> None:
             model, opt = models[precision], opts[precision]
             t0 = time.perf_counter()
             for i in range(args.steps):
-                out = model.loss(batches[r * args.steps + i], adjs, views, gen)
+                batch = batches[(r * args.steps + i) % len(batches)]
+                out = model.loss(batch, adjs, views, gen)
                 opt.zero_grad(set_to_none=True)
                 out["loss"].backward()
                 opt.step()
