@@ -59,6 +59,8 @@ def main() -> None:
     p.add_argument("--baseline", action="store_true",
                    help="the earlier GPU path for an A/B: BPR rows restricted by "
                         "slicing the adjacency, anchors deduplicated by torch.unique")
+    p.add_argument("--nce-precision", choices=["full", "bfloat16"], default=None,
+                   help="the contrastive models' InfoNCE product precision")
     args = p.parse_args()
     if args.baseline:
         baseline_paths()
@@ -66,6 +68,8 @@ def main() -> None:
     train, _, _ = gr.data.load(args.dataset, val_ratio=0.0)
     train = train.to(device)
     table = {k: v for k, v in MODELS[args.model].items() if k != "trainer"}
+    if args.nce_precision is not None:
+        table["nce_precision"] = args.nce_precision
     model = build_model(table, train.num_users, train.num_items).to(device)
     layers = int(model.encoder.num_layers)
     adjs = [adjacency(train)] * layers

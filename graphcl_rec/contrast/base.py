@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from graphcl_rec.augment.base import Augmentation, make_views
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
+from graphcl_rec.graph.rows import take_rows
 from graphcl_rec.losses.contrastive import info_nce, unique_anchors
 from graphcl_rec.models.base import Encoder, EncoderOutput
 from graphcl_rec.models.bpr import BPRRecommender
@@ -87,14 +88,14 @@ class ContrastiveRecommender(BPRRecommender):
         """
         low = NCE_PRECISIONS[self.nce_precision]
         if self.negatives == "all":
-            return info_nce(view1[index], view2, index, self.tau, self.reduction,
-                            weight, matmul_dtype=low)
+            return info_nce(take_rows(view1, index), view2, index, self.tau,
+                            self.reduction, weight, matmul_dtype=low)
         if weight is not None:
             raise ValueError("anchor weights need negatives='all': in-batch "
                              "candidates would repeat with the anchors")
         target = torch.arange(index.numel(), device=index.device)
-        return info_nce(view1[index], view2[index], target, self.tau, self.reduction,
-                        matmul_dtype=low)
+        return info_nce(take_rows(view1, index), take_rows(view2, index), target,
+                        self.tau, self.reduction, matmul_dtype=low)
 
     def contrast(self, batch: Batch, user1: Tensor, item1: Tensor, user2: Tensor,
                  item2: Tensor) -> Tensor:

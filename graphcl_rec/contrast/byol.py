@@ -15,6 +15,7 @@ from graphcl_rec.contrast.base import (
 )
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
+from graphcl_rec.graph.rows import take_rows
 from graphcl_rec.losses.contrastive import cosine_alignment
 from graphcl_rec.models.base import OBJECTIVES, Encoder
 from graphcl_rec.models.bpr import BPRRecommender
@@ -87,12 +88,12 @@ class BYOL(BPRRecommender):
         q = self.predictor
         if self.pairs == "interaction":
             u, i = batch.user, batch.pos
-            ssl = (cosine_alignment(q(online.user[u]), target.item[i])
-                   + cosine_alignment(q(online.item[i]), target.user[u]))
+            ssl = (cosine_alignment(q(take_rows(online.user, u)), target.item[i])
+                   + cosine_alignment(q(take_rows(online.item, i)), target.user[u]))
         else:
             u, i = torch.unique(batch.user), torch.unique(batch.pos)
-            ssl = (cosine_alignment(q(online.user[u]), target.user[u])
-                   + cosine_alignment(q(online.item[i]), target.item[i]))
+            ssl = (cosine_alignment(q(take_rows(online.user, u)), target.user[u])
+                   + cosine_alignment(q(take_rows(online.item, i)), target.item[i]))
         terms["loss"] = terms["loss"] + self.ssl_weight * ssl
         terms["ssl"] = ssl.detach()
         return terms

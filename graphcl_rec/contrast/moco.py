@@ -17,6 +17,7 @@ from graphcl_rec.contrast.base import (
 )
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
+from graphcl_rec.graph.rows import take_rows
 from graphcl_rec.models.base import OBJECTIVES, Encoder
 
 
@@ -110,10 +111,10 @@ class MoCo(ContrastiveRecommender):
         terms = self.bpr_terms(batch, out)
         query, key = online_and_target(self.encoder, self.target, out, adjs, views)
         users, items = torch.unique(batch.user), torch.unique(batch.pos)
-        ssl = (queue_nce(query.user[users], key.user[users], self.queue("user"),
-                         self.tau, self.reduction)
-               + queue_nce(query.item[items], key.item[items], self.queue("item"),
-                           self.tau, self.reduction))
+        ssl = (queue_nce(take_rows(query.user, users), key.user[users],
+                         self.queue("user"), self.tau, self.reduction)
+               + queue_nce(take_rows(query.item, items), key.item[items],
+                           self.queue("item"), self.tau, self.reduction))
         self._pending = (F.normalize(key.user[users], dim=-1),
                          F.normalize(key.item[items], dim=-1))
         return self.combine(terms, ssl)

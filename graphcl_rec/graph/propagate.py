@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from graphcl_rec.graph.normalize import unchecked_csr
+from graphcl_rec.graph.rows import take_rows
 
 # Below this many non-zeros the CPU reduce kernel's fixed cost (~1 ms) dominates
 # and the plain CSR product is faster; above it the reduce kernel wins.
@@ -153,7 +154,7 @@ def spmm_rows(adj: Any, x: Tensor, rows: Tensor) -> Tensor:
         [[1.0]]
     """
     if not row_slicing_pays(adj, rows.numel()):
-        return spmm(adj, x)[rows]
+        return take_rows(spmm(adj, x), rows)
     sub = slice_rows(adj, rows)
     if not x.requires_grad:
         return _mm(sub, x)

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
+from graphcl_rec.graph.rows import take_rows
 from graphcl_rec.registry import Registry
 
 ENCODERS = Registry("encoder")
@@ -82,8 +83,8 @@ class Encoder(nn.Module, ABC):
             ``([R, d] final embeddings, [[R, d] for each entry of layers])``.
         """
         out = self(adjs, perturb)
-        return (torch.cat([out.user, out.item])[rows],
-                [layer[rows] for layer in out.layers])
+        return (take_rows(torch.cat([out.user, out.item]), rows),
+                [take_rows(layer, rows) for layer in out.layers])
 
     @abstractmethod
     def ego(self) -> tuple[Tensor, Tensor]:

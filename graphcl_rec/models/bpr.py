@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from graphcl_rec.graph.rows import take_rows
 from graphcl_rec.losses.ranking import bpr_loss, l2_reg
 from graphcl_rec.models.base import (
     OBJECTIVES,
@@ -54,7 +55,8 @@ class BPRRecommender(Recommender):
 
     def select_negatives(self, batch: Batch, out: EncoderOutput) -> Tensor:
         """The negatives that enter the loss: ``[B]`` or ``[B, n]`` item indices."""
-        return self._hardest(batch, out.user[batch.user], out.item[batch.neg])[0]
+        return self._hardest(batch, take_rows(out.user, batch.user),
+                             take_rows(out.item, batch.neg))[0]
 
     def _hardest(self, batch: Batch, u: Tensor, neg_emb: Tensor
                  ) -> tuple[Tensor, Tensor]:
@@ -68,8 +70,9 @@ class BPRRecommender(Recommender):
 
     def bpr_terms(self, batch: Batch, out: EncoderOutput) -> dict[str, Tensor]:
         """BPR and L2 terms for the batch, given the encoder's full output."""
-        return self.terms_from(batch, out.user[batch.user], out.item[batch.pos],
-                               out.item[batch.neg])
+        return self.terms_from(batch, take_rows(out.user, batch.user),
+                               take_rows(out.item, batch.pos),
+                               take_rows(out.item, batch.neg))
 
     def batch_terms(self, batch: Batch, adjs: list[Tensor]) -> dict[str, Tensor]:
         """BPR and L2 terms, propagating only what the batch's nodes need.
@@ -98,7 +101,7 @@ class BPRRecommender(Recommender):
         ``inverse`` maps :meth:`batch_nodes` to rows of ``final``.
         """
         b = batch.user.numel()
-        emb = final[inverse]
+        emb = take_rows(final, inverse)
         neg = emb[2 * b:].view(*batch.neg.shape, emb.size(1))
         return self.terms_from(batch, emb[:b], emb[b:2 * b], neg)
 
@@ -122,9 +125,9 @@ class BPRRecommender(Recommender):
         bpr = bpr_loss(pos, neg)
         ego_u, ego_i = self.encoder.ego()
         reg = l2_reg(
-            ego_u[batch.user],
-            ego_i[batch.pos],
-            ego_i[neg_idx],
+            take_rows(ego_u, batch.user),
+            take_rows(ego_i, batch.pos),
+            take_rows(ego_i, neg_idx),
             batch_size=batch.user.numel(),
         )
         return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from graphcl_rec.graph.propagate import row_slicing_pays, spmm, spmm_rows
+from graphcl_rec.graph.rows import take_rows
 from graphcl_rec.models.base import ENCODERS, EncoderOutput, Perturb
 from graphcl_rec.models.embedding import EmbeddingEncoder
 
@@ -95,12 +96,12 @@ class LightGCN(EmbeddingEncoder):
         if not adjs:
             return super().forward_rows(adjs, rows, perturb)
         x = self.embedding.weight
-        layers = [x[rows]]
+        layers = [take_rows(x, rows)]
         for adj in adjs[:-1]:
             x = spmm(adj, x)
             if perturb is not None:
                 x = perturb(x)
-            layers.append(x[rows])
+            layers.append(take_rows(x, rows))
         last = spmm_rows(adjs[-1], x, rows)
         layers.append(last if perturb is None else perturb(last))
         return self._mean(layers), layers
