@@ -86,16 +86,25 @@ class ContrastiveRecommender(BPRRecommender):
         Returns:
             Scalar loss.
         """
-        low = NCE_PRECISIONS[self.nce_precision]
         if self.negatives == "all":
-            return info_nce(take_rows(view1, index), view2, index, self.tau,
-                            self.reduction, weight, matmul_dtype=low)
+            return self.nce_anchors(take_rows(view1, index), view2, index, weight)
+        low = NCE_PRECISIONS[self.nce_precision]
         if weight is not None:
             raise ValueError("anchor weights need negatives='all': in-batch "
                              "candidates would repeat with the anchors")
         target = torch.arange(index.numel(), device=index.device)
         return info_nce(take_rows(view1, index), take_rows(view2, index), target,
                         self.tau, self.reduction, matmul_dtype=low)
+
+    def nce_anchors(self, anchor: Tensor, view2: Tensor, index: Tensor,
+                    weight: Tensor | None = None) -> Tensor:
+        """All-node InfoNCE of ``[B, d]`` anchor rows against every row of ``view2``.
+
+        ``anchor[j]`` is node ``index[j]`` of the first view; its positive is
+        ``view2[index[j]]`` and every other row of ``view2`` is a negative.
+        """
+        return info_nce(anchor, view2, index, self.tau, self.reduction, weight,
+                        matmul_dtype=NCE_PRECISIONS[self.nce_precision])
 
     def contrast(self, batch: Batch, user1: Tensor, item1: Tensor, user2: Tensor,
                  item2: Tensor) -> Tensor:

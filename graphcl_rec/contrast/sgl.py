@@ -66,9 +66,29 @@ class SGL(ContrastiveRecommender):
         if views is None or len(views) != 2:
             raise ValueError("SGL.loss needs the two views from sample_views()")
         terms = self.batch_terms(batch, adjs)
+        most = batch.user.numel() + batch.pos.numel()  # a bound: no host sync
+        if self.negatives == "all" and self.encoder.restricts_rows(views[0], most):
+            return self.combine(terms, self.anchor_row_contrast(batch, views))
         z1, z2 = self.encoder(views[0]), self.encoder(views[1])
         return self.combine(terms, self.contrast(batch, z1.user, z1.item, z2.user,
                                                  z2.item))
+
+    def anchor_row_contrast(self, batch: Batch, views: list[list[Tensor]]) -> Tensor:
+        """:meth:`contrast` with the first view propagated for the anchors' rows only.
+
+        With all-node negatives the first view enters the loss only through the
+        batch's unique users and items, so its last layer reads only their rows
+        (:meth:`~graphcl_rec.models.base.Encoder.forward_rows`, as BPR does); the
+        second view, whose every row is a candidate, is propagated in full. Equal
+        to ``contrast`` on the full first view (value and gradients, up to float
+        rounding).
+        """
+        users, items = torch.unique(batch.user), torch.unique(batch.pos)
+        rows = torch.cat([users, items + self.encoder.num_users])
+        z1 = self.encoder.forward_rows(views[0], rows)[0]
+        z2 = self.encoder(views[1])
+        return (self.nce_anchors(z1[:users.numel()], z2.user, users)
+                + self.nce_anchors(z1[users.numel():], z2.item, items))
 
     def extra_repr(self) -> str:
         """Constructor arguments shown by ``repr``."""

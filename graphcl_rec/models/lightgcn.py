@@ -74,10 +74,14 @@ class LightGCN(EmbeddingEncoder):
     def _mean(self, layers: list[Tensor]) -> Tensor:
         """Mean of the layers that enter the final embedding."""
         stack = layers if self.include_ego else layers[1:]
-        out = stack[0]
-        for t in stack[1:]:
-            out = out + t
-        return out / len(stack)
+        if len(stack) == 1:
+            return stack[0]
+        # One new tensor, summed into in place: neither add_ nor the scalar div_
+        # saves its input for backward, so autograd allows it.
+        out = stack[0] + stack[1]
+        for t in stack[2:]:
+            out.add_(t)
+        return out.div_(len(stack))
 
     def restricts_rows(self, adjs: list[Tensor], num_rows: int) -> bool:
         """True when :meth:`forward_rows` for ``num_rows`` rows skips work."""

@@ -274,6 +274,26 @@ def test_simgcl_row_restricted_loss_equals_full_forward(negatives):
         enc, lambda: model.loss(batch, adjs, None, torch.Generator()), full)
 
 
+@pytest.mark.parametrize("layers", [1, 3])
+def test_sgl_anchor_rows_of_first_view_equal_full_views(layers):
+    """All-node SGL propagates view 1 for the anchors only; same loss and grads."""
+    inter = random_interactions(60, 90, 600)
+    adjs = [adjacency(inter)] * layers
+    enc = LightGCN(60, 90, dim=8, num_layers=layers)
+    model = SGL(enc, EdgeDropout(0.2), negatives="all")
+    gen = torch.Generator().manual_seed(0)
+    views = model.sample_views(inter, gen)
+    batch = Batch(*(torch.randint(0, n, (6,), generator=gen) for n in (60, 90, 90)))
+    assert enc.restricts_rows(views[0], 12)
+
+    def full():
+        z1, z2 = enc(views[0]), enc(views[1])
+        return model.combine(model.batch_terms(batch, adjs), model.contrast(
+            batch, z1.user, z1.item, z2.user, z2.item))
+
+    _assert_same_loss_and_grad(enc, lambda: model.loss(batch, adjs, views, gen), full)
+
+
 @pytest.mark.parametrize("obj", ["sgl", "simgcl", "xsimgcl"])
 def test_sync_free_anchor_weights_give_the_same_step(obj, monkeypatch, device):
     """The GPU path (repeats weighted 0, no torch.unique) equals the CPU path."""

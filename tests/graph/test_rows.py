@@ -30,7 +30,8 @@ def test_take_rows_keeps_trailing_dims_and_empty_index():
 
 def test_take_rows_off_cpu_uses_advanced_indexing():
     x = torch.empty(5, 4, device="meta")
-    assert take_rows(x, torch.tensor([[0, 1], [2, 3]], device="meta")).shape == (2, 2, 4)
+    index = torch.tensor([[0, 1], [2, 3]], device="meta")
+    assert take_rows(x, index).shape == (2, 2, 4)
 
 
 def test_take_rows_rejects_out_of_range_rows():

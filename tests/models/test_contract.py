@@ -90,6 +90,26 @@ def test_lightgcn_is_layer_mean():
     )
 
 
+@pytest.mark.parametrize("layers,ego", [(1, False), (1, True), (3, True), (3, False)])
+def test_lightgcn_mean_gradient_matches_dense_and_keeps_layers(layers, ego):
+    enc = LightGCN(12, 9, dim=4, num_layers=layers, include_ego=ego)
+    a = adjacency(INTER).to_dense()
+    x = enc.embedding.weight.detach().clone().requires_grad_()
+    full, h = [x], x
+    for _ in range(layers):
+        h = a @ h
+        full.append(h)
+    stack = full if ego else full[1:]
+    w = torch.randn(21, 4)
+    (sum(stack) / len(stack) * w).sum().backward()
+    out = enc([adjacency(INTER)] * layers)
+    (torch.cat([out.user, out.item]) * w).sum().backward()
+    torch.testing.assert_close(enc.embedding.weight.grad, x.grad)
+    assert len(out.layers) == layers + 1
+    for got, want in zip(out.layers, full):  # the mean wrote into no layer
+        torch.testing.assert_close(got, want.detach())
+
+
 def test_sgc_is_last_layer_with_optional_linear():
     from graphcl_rec.models import SGC
 
