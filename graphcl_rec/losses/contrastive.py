@@ -24,6 +24,10 @@ class _InfoNCE(torch.autograd.Function):
     """
 
     BLOCK = 2**21
+    BLOCK_LOW = 2**22
+    """Logits per block on CPU when the products take reduced precision: SGL-ED on
+    Gowalla with bf16 products ran 4 % faster per step with 2^22 than with 2^21
+    (2^23: 9 % slower; fp32 products: no difference), alternating A/B, 2 threads."""
     BLOCK_CUDA = 2**27
     """Logits per block off the CPU (512 MB in fp32): one block for a batch of 2048
     anchors against up to 65,536 candidates."""
@@ -43,7 +47,10 @@ class _InfoNCE(torch.autograd.Function):
                 scale: float | Tensor, bound: float | None,
                 weight: Tensor | None, low: torch.dtype | None) -> Tensor:
         need_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
-        budget = _InfoNCE.BLOCK if a.device.type == "cpu" else _InfoNCE.BLOCK_CUDA
+        if a.device.type != "cpu":
+            budget = _InfoNCE.BLOCK_CUDA
+        else:
+            budget = _InfoNCE.BLOCK if low is None else _InfoNCE.BLOCK_LOW
         rows = max(16, budget // max(c.shape[0], 1))
         grad_a = torch.empty_like(a) if need_grad else a
         grad_c = torch.zeros_like(c) if need_grad else c

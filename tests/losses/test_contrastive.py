@@ -160,7 +160,7 @@ def test_info_nce_bf16_products_stay_close_and_are_really_bf16(tau, weighted,
     c0 = torch.randn(500, 16, generator=g).to(device)
     t = torch.randint(500, (300,), generator=g).to(device)
     w = torch.rand(300, generator=g).to(device) if weighted else None
-    for name in ("BLOCK", "BLOCK_CUDA"):  # several blocks
+    for name in ("BLOCK", "BLOCK_LOW", "BLOCK_CUDA"):  # several blocks
         monkeypatch.setattr(contrastive._InfoNCE, name, 2**14)
     out = []
     for dtype in (None, torch.bfloat16):
@@ -184,7 +184,7 @@ def test_info_nce_bf16_staged_candidate_gradient_equals_per_block(stage_rows,
     g = torch.Generator().manual_seed(7)
     a0, c0 = torch.randn(300, 16, generator=g), torch.randn(500, 16, generator=g)
     t = torch.randint(500, (300,), generator=g)
-    monkeypatch.setattr(contrastive._InfoNCE, "BLOCK", 2**14)  # 32-row blocks
+    monkeypatch.setattr(contrastive._InfoNCE, "BLOCK_LOW", 2**14)  # 32-row blocks
     out = []
     for stage in (0, stage_rows):
         monkeypatch.setattr(contrastive._InfoNCE, "STAGE_ROWS", stage)
