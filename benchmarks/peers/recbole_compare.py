@@ -5,6 +5,7 @@ Usage (with this repository's venv; RecBole lives in its own venv, see
 
     python benchmarks/peers/recbole_compare.py [--dataset ml-100k] [--epochs 3]
         [--warmup 1] [--models lightgcn sgl] [--threads 1]
+        [--nce-precision full bfloat16]
 
 Our split (``graphcl_rec.data.load(name, val_ratio=0.1, seed=...)``) is written as
 RecBole atomic files ``<name>.{train,valid,test}.inter`` (raw ids as tokens) and
@@ -15,9 +16,11 @@ same pairs. Both sides use the same hyperparameters (64-d, 3 layers, L2 1e-4, Ad
 (``PairSampler(mode="interaction")`` here, RecBole's ``TrainDataLoader``).
 
 RecBole runs in a subprocess (``recbole_runner.py`` in the RecBole venv) that trains
-one epoch per command, so the two libraries' epochs alternate in one invocation
-(ours first in odd rounds, RecBole first in even ones, counting from 1) and share
-whatever load the machine has. Reported per epoch:
+one epoch per command, so the libraries' epochs alternate in one invocation and
+share whatever load the machine has. With several ``--nce-precision`` values, SGL
+has one variant of ours per precision (each its own model and checkpoints); every
+round trains one epoch of each player (our variants, then RecBole), starting one
+place further along that list each round. Reported per epoch:
 
 * ``train_s``: the library's own epoch time. Ours: ``History.records[i]
   ["train_seconds"]`` of :class:`graphcl_rec.Trainer` (view sampling plus all
@@ -156,7 +159,8 @@ class RecBole:
 class Ours:
     """Our model, trained one epoch per ``epoch()`` by resuming gr.Trainer."""
 
-    def __init__(self, key: str, train, seed: int, checkpoint_dir: Path) -> None:
+    def __init__(self, key: str, train, seed: int, checkpoint_dir: Path,
+                 nce_precision: str = "full") -> None:
         import graphcl_rec as gr
         from graphcl_rec import augment, contrast, models
 
@@ -165,7 +169,8 @@ class Ours:
                                   num_layers=LAYERS)
         if key == "sgl":
             self.model = contrast.SGL(encoder, augment=augment.EdgeDropout(p=DROP),
-                                      tau=TAU, ssl_weight=SSL_WEIGHT, reg_weight=REG)
+                                      tau=TAU, ssl_weight=SSL_WEIGHT, reg_weight=REG,
+                                      nce_precision=nce_precision)
         else:
             self.model = models.BPRRecommender(encoder, reg_weight=REG)
         self.checkpoint_dir, self.done = checkpoint_dir, 0
@@ -191,7 +196,9 @@ def summary(values: list[float]) -> str:
     return f"{statistics.median(values):.3f}"
 
 
-def compare(key: str, parts, token: str, sizes: dict[str, int], args) -> dict:
+def compare(key: str, parts, token: str, sizes: dict[str, int], args) -> list[dict]:
+    """Alternates RecBole's epochs with each of our variants' (one per
+    ``--nce-precision`` for SGL; LightGCN has one), rotating who goes first."""
     import torch
 
     train = parts[0]
@@ -216,45 +223,56 @@ def compare(key: str, parts, token: str, sizes: dict[str, int], args) -> dict:
           f"{info['threads']} thread(s), {info['batches']} batches/epoch); "
           f"ours torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
           f"{-(-sizes['train'] // BATCH)} batches/epoch")
+    precisions = args.nce_precision if key == "sgl" else ["full"]
+    names = ["ours" if p == "full" else f"ours-{p}" for p in precisions]
     rows = []
     with tempfile.TemporaryDirectory(prefix="graphcl-peer-") as tmp:
-        ours = Ours(key, train, args.seed, Path(tmp))
+        players: dict[str, object] = {
+            name: Ours(key, train, args.seed, Path(tmp) / name, p)
+            for name, p in zip(names, precisions)}
+        players["recbole"] = theirs
+        order = list(players)
         try:
             for i in range(args.warmup + args.epochs):
-                first, second = (ours, theirs) if i % 2 == 0 else (theirs, ours)
-                got = {id(first): first.epoch(), id(second): second.epoch()}
+                turn = order[i % len(order):] + order[:i % len(order)]
+                got = {name: players[name].epoch() for name in turn}
                 rows.append({"round": i + 1, "warmup": i < args.warmup,
-                             "first": "ours" if first is ours else "recbole",
-                             "ours": got[id(ours)], "recbole": got[id(theirs)]})
+                             "first": turn[0], **got})
         finally:
             theirs.close()
-    print(f"{'round':>5} {'first':>7} {'ours train_s':>12} {'ours fit_s':>10} "
-          f"{'RecBole train_s':>15} {'RecBole fit_s':>13}  RecBole view")
+    head = "".join(f" {n + ' train_s':>16} {n + ' fit_s':>14}" for n in names)
+    print(f"{'round':>5} {'first':>9}{head} {'RecBole train_s':>15} "
+          f"{'RecBole fit_s':>13}  RecBole view")
     for r in rows:
-        o, t = r["ours"], r["recbole"]
+        t = r["recbole"]
         logged = "-" if t["logged_s"] is None else f"{t['logged_s']:.2f}"
         tag = " (warm-up)" if r["warmup"] else ""
-        print(f"{r['round']:>5} {r['first']:>7} {o['train_s']:12.3f} "
-              f"{o['wall_s']:10.3f} {logged:>15} {t['wall_s']:13.3f}  "
-              f"{t['view'] or '-'}{tag}")
+        cells = "".join(f" {r[n]['train_s']:16.3f} {r[n]['wall_s']:14.3f}"
+                        for n in names)
+        print(f"{r['round']:>5} {r['first']:>9}{cells} {logged:>15} "
+              f"{t['wall_s']:13.3f}  {t['view'] or '-'}{tag}")
     timed = [r for r in rows if not r["warmup"]]
-    ours_train = [r["ours"]["train_s"] for r in timed]
-    ours_fit = [r["ours"]["wall_s"] for r in timed]
     their_train = [r["recbole"]["logged_s"] for r in timed
                    if r["recbole"]["logged_s"] is not None]
     their_fit = [r["recbole"]["wall_s"] for r in timed]
-    result = {"model": LABELS[key], "rows": rows, "recbole_info": info}
-    if timed:
-        ratio_train = statistics.median(their_train) / statistics.median(ours_train)
-        ratio_fit = statistics.median(their_fit) / statistics.median(ours_fit)
-        print(f"median over {len(timed)} epochs: ours {summary(ours_train)} s "
-              f"(fit {summary(ours_fit)} s), RecBole {summary(their_train)} s "
-              f"(fit {summary(their_fit)} s); RecBole/ours = {ratio_train:.2f}x "
-              f"(fit {ratio_fit:.2f}x)")
-        result.update(ours_train_s=statistics.median(ours_train),
-                      recbole_train_s=statistics.median(their_train),
-                      ratio_train=ratio_train, ratio_fit=ratio_fit)
-    return result
+    results = []
+    for name, precision in zip(names, precisions):
+        label = LABELS[key] + ("" if precision == "full" else f" ({precision} NCE)")
+        result = {"model": label, "rows": rows, "recbole_info": info}
+        ours_train = [r[name]["train_s"] for r in timed]
+        ours_fit = [r[name]["wall_s"] for r in timed]
+        if timed and their_train:
+            ratio_train = statistics.median(their_train) / statistics.median(ours_train)
+            ratio_fit = statistics.median(their_fit) / statistics.median(ours_fit)
+            print(f"{label}: median over {len(timed)} epochs: ours "
+                  f"{summary(ours_train)} s (fit {summary(ours_fit)} s), RecBole "
+                  f"{summary(their_train)} s (fit {summary(their_fit)} s); "
+                  f"RecBole/ours = {ratio_train:.2f}x (fit {ratio_fit:.2f}x)")
+            result.update(ours_train_s=statistics.median(ours_train),
+                          recbole_train_s=statistics.median(their_train),
+                          ratio_train=ratio_train, ratio_fit=ratio_fit)
+        results.append(result)
+    return results
 
 
 def main() -> None:
@@ -271,6 +289,10 @@ def main() -> None:
     p.add_argument("--python", type=Path,
                    default=HERE / ".venv-recbole" / "bin" / "python",
                    help="the RecBole venv's python (see setup_recbole.sh)")
+    p.add_argument("--nce-precision", nargs="+", default=["full"],
+                   choices=["full", "bfloat16"],
+                   help="our SGL's InfoNCE product precision; several values "
+                        "alternate several variants of ours with RecBole")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args()
     if not args.python.exists():
@@ -295,7 +317,8 @@ def main() -> None:
           f"({dt.datetime.now().isoformat(timespec='seconds')}, {platform.node()}, "
           f"{os.cpu_count()} CPUs, threads={args.threads}, python "
           f"{platform.python_version()})")
-    results = [compare(key, parts, token, sizes, args) for key in args.models]
+    results = [r for key in args.models
+               for r in compare(key, parts, token, sizes, args)]
     print("\n| model | ours s/epoch | RecBole s/epoch | RecBole / ours |")
     print("| --- | ---: | ---: | ---: |")
     for r in results:

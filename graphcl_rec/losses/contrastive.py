@@ -31,13 +31,6 @@ class _InfoNCE(torch.autograd.Function):
     BLOCK_CUDA = 2**27
     """Logits per block off the CPU (512 MB in fp32): one block for a batch of 2048
     anchors against up to 65,536 candidates."""
-    STAGE_ROWS = 512
-    """With reduced-precision products, the softmax rows of consecutive blocks are
-    staged (``[STAGE_ROWS, M]`` in that precision) and the candidates' gradient
-    takes one product per stage instead of one per block: a product whose inner
-    dimension is a block's ~51 rows runs at half the speed of one over 408 or more
-    (bf16, ``[40981, r] x [r, 64]`` accumulated over 1,836 rows, 2 threads: 57 ms
-    at r = 51, 40 ms at r = 408 to 1,836). 0 disables staging."""
     MAX_UNSHIFTED = 80.0
     """Largest ``2 / tau`` (the logits' range) for which ``exp`` of the unshifted
     logits stays within fp32's normal range (``e^{-40}`` to ``e^{40}``)."""
@@ -56,12 +49,6 @@ class _InfoNCE(torch.autograd.Function):
         grad_c = torch.zeros_like(c) if need_grad else c
         total = a.new_zeros(())
         c_low = c if low is None else c.to(low)
-        stage = None
-        if need_grad and low is not None and _InfoNCE.STAGE_ROWS > 0:
-            cap = min(a.shape[0], rows * -(-_InfoNCE.STAGE_ROWS // rows))
-            stage = (torch.empty(cap, c.shape[0], dtype=low, device=a.device),
-                     torch.empty(cap, a.shape[1], dtype=low, device=a.device))
-        filled = 0
         for start in range(0, a.shape[0], rows):
             block, tgt = a[start:start + rows], target[start:start + rows]
             w = None if weight is None else weight[start:start + rows, None]
@@ -84,24 +71,14 @@ class _InfoNCE(torch.autograd.Function):
                 # softmax = prob / norm, applied to the [rows, d] factors instead.
                 inv = norm.reciprocal() if w is None else w / norm
                 scaled = block if w is None else block * w
-                n = block.shape[0]
-                if stage is None:
-                    prob_low = prob if low is None else prob.to(low)
-                else:
-                    prob_low = stage[0][filled:filled + n]
-                    prob_low.copy_(prob)
-                    stage[1][filled:filled + n].copy_(block * inv)
-                    filled += n
+                prob_low = prob if low is None else prob.to(low)
                 torch.sub(_product(prob_low, c_low, low, a.dtype).mul_(inv),
                           pos if w is None else pos * w,
                           out=grad_a[start:start + rows])
                 if low is None:
                     grad_c.addmm_(prob.T, block * inv)
-                elif stage is None:
+                else:
                     grad_c += _product(prob_low.T, block * inv, low, a.dtype)
-                elif filled + rows > stage[0].shape[0] or start + n == a.shape[0]:
-                    grad_c += (stage[0][:filled].T @ stage[1][:filled]).to(a.dtype)
-                    filled = 0
                 grad_c.index_add_(0, tgt, scaled, alpha=-1.0)
         if need_grad:
             ctx.save_for_backward(grad_a, grad_c)
