@@ -1,8 +1,8 @@
 """One training step with and without a change, alternated in one process.
 
-Usage: python benchmarks/ab_step.py --toggle take_rows|anchor_rows|block_low
+Usage: python benchmarks/ab_step.py --toggle take_rows|anchor_rows|block_low|info_nce
            [--dataset gowalla] [--model sgl-ed] [--nce-precision bfloat16]
-           [--rounds 6] [--steps 2] [--threads 2] [--block 4194304]
+           [--rounds 6] [--steps 2] [--threads 2] [--block 4194304] [--rev REV]
 
 Builds the model as ``benchmarks/device_check.py`` names it and times ``--steps``
 training steps (loss, backward, fused Adam) per round, switching between the earlier
@@ -13,13 +13,16 @@ goes first, so both share the machine's load. The toggles:
 * ``anchor_rows``: SGL's first view propagated in full (old) or for the anchors'
   rows only (``SGL.anchor_row_contrast``);
 * ``block_low``: bf16 InfoNCE CPU blocks of ``BLOCK`` (old, 2^21) or ``--block``
-  logits (new; default ``BLOCK_LOW``).
+  logits (new; default ``BLOCK_LOW``);
+* ``info_nce``: the InfoNCE forward of git revision ``--rev`` (old, read with
+  ``git show``) or the working tree's.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -36,11 +39,23 @@ from graphcl_rec.graph import rows as rows_module
 from graphcl_rec.losses.contrastive import _InfoNCE
 
 
-def toggles(block: int) -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
+def forward_at(rev: str) -> Callable:
+    """``_InfoNCE.forward`` of ``graphcl_rec/losses/contrastive.py`` at ``rev``."""
+    source = subprocess.run(
+        ["git", "show", f"{rev}:graphcl_rec/losses/contrastive.py"],
+        check=True, capture_output=True, text=True).stdout
+    namespace: dict = {"__name__": "contrastive_at_rev"}
+    exec(compile(source, f"{rev}:contrastive.py", "exec"), namespace)
+    return namespace["_InfoNCE"].forward
+
+
+def toggles(block: int, rev: str
+            ) -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
     """``name -> (use_old, use_new)``."""
     users = [m for n, m in sys.modules.items() if n.startswith("graphcl_rec")
              and getattr(m, "take_rows", None) is rows_module.take_rows]
     new_take, new_loss = rows_module.take_rows, SGL.loss
+    old_forward = forward_at(rev)
 
     def set_take(fn: Callable) -> None:
         for m in users:
@@ -62,13 +77,15 @@ def toggles(block: int) -> dict[str, tuple[Callable[[], None], Callable[[], None
                         set_attr(SGL, "loss", new_loss)),
         "block_low": (set_attr(_InfoNCE, "BLOCK_LOW", _InfoNCE.BLOCK),
                       set_attr(_InfoNCE, "BLOCK_LOW", block)),
+        "info_nce": (set_attr(_InfoNCE, "forward", staticmethod(old_forward)),
+                     set_attr(_InfoNCE, "forward", staticmethod(_InfoNCE.forward))),
     }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--toggle", required=True,
-                   choices=["take_rows", "anchor_rows", "block_low"])
+                   choices=["take_rows", "anchor_rows", "block_low", "info_nce"])
     p.add_argument("--dataset", default="gowalla")
     p.add_argument("--model", default="sgl-ed", choices=sorted(MODELS))
     p.add_argument("--nce-precision", choices=["full", "bfloat16"], default=None)
@@ -76,9 +93,10 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--block", type=int, default=_InfoNCE.BLOCK_LOW)
+    p.add_argument("--rev", default="HEAD", help="git revision for --toggle info_nce")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    old, new = toggles(args.block)[args.toggle]
+    old, new = toggles(args.block, args.rev)[args.toggle]
 
     train, _, _ = gr.data.load(args.dataset, val_ratio=0.0)
     table = {k: v for k, v in MODELS[args.model].items() if k != "trainer"}
