@@ -1,15 +1,16 @@
 """Speed of training and evaluation against this machine's floors, in one process.
 
 Usage: python benchmarks/speed.py [--datasets ml-100k gowalla yelp2018] [--steps 20]
-                                  [--device cpu|cuda]
+                                  [--device cpu|cuda] [--bf16]
 
 For each dataset it prints: one 3-layer LightGCN propagation (forward + backward)
 against the bytes it must move at the measured copy bandwidth; seconds per training
 epoch of LightGCN+BPR and SGL-ED under both epoch semantics (measured over ``--steps``
 batches plus the per-epoch work, and scaled to the epoch's number of batches; ``--full``
-times whole epochs); one full-ranking evaluation of every test user against its
-matrix products at the measured sgemm rate and against the same block products timed
-alone; and the peak memory (the process's resident set on CPU, the allocator's peak
+times whole epochs; ``--bf16`` adds SGL-ED with bf16 InfoNCE products); one
+full-ranking evaluation of every test user against its matrix products at the
+measured sgemm rate and against the same block products timed alone; and the peak
+memory (the process's resident set on CPU, the allocator's peak
 on CUDA). On CUDA every timing is bracketed by ``torch.cuda.synchronize``.
 """
 
@@ -89,7 +90,8 @@ def epoch_seconds(model, train, adjs, sampler, steps, full) -> float:
 
 
 def run(name: str, bw: float, flops: float, steps: int, full: bool,
-        train_epochs: bool = True, device: torch.device = CPU) -> None:
+        train_epochs: bool = True, device: torch.device = CPU,
+        bf16: bool = False) -> None:
     train, _, test = gr.data.load(name, val_ratio=0.0)
     train, test = train.to(device), test.to(device)
     nu, ni, d = train.num_users, train.num_items, 64
@@ -113,14 +115,18 @@ def run(name: str, bw: float, flops: float, steps: int, full: bool,
     adjs = [adj] * 3
     for mode in ("user", "interaction") if train_epochs else ():
         sampler = PairSampler(train, 2048, mode=mode)
-        for label, model in (
+        models = [
             ("LightGCN+BPR", BPRRecommender(LightGCN(nu, ni, d, 3))),
             ("SGL-ED", SGL(LightGCN(nu, ni, d, 3), EdgeDropout(0.1))),
-        ):
+        ]
+        if bf16:
+            models.append(("SGL-ED bf16", SGL(LightGCN(nu, ni, d, 3), EdgeDropout(0.1),
+                                              nce_precision="bfloat16")))
+        for label, model in models:
             model.to(device)
             s = epoch_seconds(model, train, adjs, sampler, steps, full)
             how = "full epoch" if full else f"from {steps} batches"
-            print(f"{label:13s} sampler={mode:11s}: {s:7.2f} s/epoch ({how}, "
+            print(f"{label:15s} sampler={mode:11s}: {s:7.2f} s/epoch ({how}, "
                   f"{len(sampler)} batches)")
     emb_u = torch.randn(nu, d, device=device)
     emb_i = torch.randn(ni, d, device=device)
@@ -157,6 +163,8 @@ def main() -> None:
     p.add_argument("--no-training", action="store_true",
                    help="skip the training epochs (propagation and evaluation only)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--bf16", action="store_true",
+                   help="also time SGL-ED with nce_precision='bfloat16'")
     args = p.parse_args()
     device = resolve_device(args.device)
     bw, flops = machine_rates(device)
@@ -166,7 +174,8 @@ def main() -> None:
     print(f"torch {torch.__version__}, {device.type} ({where}); copy "
           f"bandwidth {bw / 1e9:.1f} GB/s, sgemm {flops / 1e9:.0f} GFLOP/s")
     for name in args.datasets:
-        run(name, bw, flops, args.steps, args.full, not args.no_training, device)
+        run(name, bw, flops, args.steps, args.full, not args.no_training, device,
+            args.bf16)
 
 
 if __name__ == "__main__":
