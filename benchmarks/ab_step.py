@@ -49,6 +49,31 @@ def forward_at(rev: str) -> Callable:
     return namespace["_InfoNCE"].forward
 
 
+def training_step(model, train, adjs, mode: str = "user") -> Callable[[], None]:
+    """One call: one training step (loss, backward, fused Adam) on the next batch.
+
+    Views are drawn once; batches wrap around to a new epoch of the sampler.
+    """
+    gen = torch.Generator().manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), 1e-3, fused=True)
+    views = model.sample_views(train, gen)
+    sampler = PairSampler(train, 2048, mode=mode)
+    batches = sampler.epoch(gen)
+
+    def step() -> None:
+        nonlocal batches
+        batch = next(batches, None)
+        if batch is None:
+            batches = sampler.epoch(gen)
+            batch = next(batches)
+        out = model.loss(batch, adjs, views, gen)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        opt.step()
+
+    return step
+
+
 def toggles(block: int, rev: str
             ) -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
     """``name -> (use_old, use_new)``."""
@@ -103,23 +128,7 @@ def main() -> None:
     if args.nce_precision is not None:
         table["nce_precision"] = args.nce_precision
     model = build_model(table, train.num_users, train.num_items)
-    adjs = [adjacency(train)] * model.encoder.num_layers
-    gen = torch.Generator().manual_seed(0)
-    opt = torch.optim.Adam(model.parameters(), 1e-3, fused=True)
-    views = model.sample_views(train, gen)
-    sampler = PairSampler(train, 2048, mode="user")
-    batches = sampler.epoch(gen)
-
-    def step() -> None:
-        nonlocal batches
-        batch = next(batches, None)
-        if batch is None:
-            batches = sampler.epoch(gen)
-            batch = next(batches)
-        out = model.loss(batch, adjs, views, gen)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        opt.step()
+    step = training_step(model, train, [adjacency(train)] * model.encoder.num_layers)
 
     times: dict[str, list[float]] = {"old": [], "new": []}
     pair = [("old", old), ("new", new)]

@@ -27,9 +27,9 @@ import time
 from collections.abc import Callable
 
 import torch
+from ab_step import training_step  # noqa: E402  (same folder)
 
 import graphcl_rec as gr
-from graphcl_rec.data.sampling import PairSampler
 from graphcl_rec.graph import adjacency, spmm, to_backend
 from graphcl_rec.models import BPRRecommender, LightGCN
 
@@ -56,23 +56,7 @@ def propagation(adj, mm: Callable, n: int) -> Callable[[], None]:
 
 def bpr_step(train, adj) -> Callable[[], None]:
     model = BPRRecommender(LightGCN(train.num_users, train.num_items, 64, 3))
-    opt = torch.optim.Adam(model.parameters(), 1e-3, fused=True)
-    gen = torch.Generator().manual_seed(0)
-    sampler = PairSampler(train, 2048, mode="interaction")
-    batches = sampler.epoch(gen)
-
-    def run() -> None:
-        nonlocal batches
-        batch = next(batches, None)
-        if batch is None:
-            batches = sampler.epoch(gen)
-            batch = next(batches)
-        out = model.loss(batch, [adj] * 3, None, gen)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        opt.step()
-
-    return run
+    return training_step(model, train, [adj] * 3, mode="interaction")
 
 
 def main() -> None:
