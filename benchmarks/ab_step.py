@@ -74,13 +74,12 @@ def training_step(model, train, adjs, mode: str = "user") -> Callable[[], None]:
     return step
 
 
-def toggles(block: int, rev: str
+def toggles(block: int, rev: str | None
             ) -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
-    """``name -> (use_old, use_new)``."""
+    """``name -> (use_old, use_new)``; ``info_nce`` only with a revision ``rev``."""
     users = [m for n, m in sys.modules.items() if n.startswith("graphcl_rec")
              and getattr(m, "take_rows", None) is rows_module.take_rows]
     new_take, new_loss = rows_module.take_rows, SGL.loss
-    old_forward = forward_at(rev)
 
     def set_take(fn: Callable) -> None:
         for m in users:
@@ -95,16 +94,19 @@ def toggles(block: int, rev: str
     def set_attr(obj: object, name: str, value: object) -> Callable[[], None]:
         return lambda: setattr(obj, name, value)
 
-    return {
+    table = {
         "take_rows": (lambda: set_take(lambda x, i: x[i]),
                       lambda: set_take(new_take)),
         "anchor_rows": (set_attr(SGL, "loss", full_first_view),
                         set_attr(SGL, "loss", new_loss)),
         "block_low": (set_attr(_InfoNCE, "BLOCK_LOW", _InfoNCE.BLOCK),
                       set_attr(_InfoNCE, "BLOCK_LOW", block)),
-        "info_nce": (set_attr(_InfoNCE, "forward", staticmethod(old_forward)),
-                     set_attr(_InfoNCE, "forward", staticmethod(_InfoNCE.forward))),
     }
+    if rev is not None:  # reads git only when this toggle is asked for
+        table["info_nce"] = (
+            set_attr(_InfoNCE, "forward", staticmethod(forward_at(rev))),
+            set_attr(_InfoNCE, "forward", staticmethod(_InfoNCE.forward)))
+    return table
 
 
 def main() -> None:
@@ -121,7 +123,8 @@ def main() -> None:
     p.add_argument("--rev", default="HEAD", help="git revision for --toggle info_nce")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    old, new = toggles(args.block, args.rev)[args.toggle]
+    rev = args.rev if args.toggle == "info_nce" else None
+    old, new = toggles(args.block, rev)[args.toggle]
 
     train, _, _ = gr.data.load(args.dataset, val_ratio=0.0)
     table = {k: v for k, v in MODELS[args.model].items() if k != "trainer"}
