@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from graphcl_rec.data.interactions import Interactions
-from graphcl_rec.eval.topk import grouped_topk, padded_width
+from graphcl_rec.eval.topk import GROUP, group_major_topk, grouped_topk, padded_width
 
 Exclude = Interactions | Sequence[Interactions] | None
 """Pairs never to rank: one set of interactions, several, or ``None``."""
@@ -109,13 +109,17 @@ def topk_blocks(
     exclude: Tensor,
     k: int,
     block: int,
+    group_major: bool | None = None,
 ) -> Iterator[tuple[int, Tensor, Tensor]]:
     r"""Top-``k`` items of :math:`s_{ui} = e_u^\top e_i` for blocks of users.
 
     Each block is one matrix product into a score buffer allocated once, the
-    excluded pairs set to :math:`-\infty` by index, and one exact
-    :func:`~graphcl_rec.eval.topk.grouped_topk` (wide catalogues are padded with
-    zero item rows whose scores are set to :math:`-\infty`).
+    excluded pairs set to :math:`-\infty` by index, and one exact grouped top-K
+    (:mod:`graphcl_rec.eval.topk`; wide catalogues are padded with zero item rows
+    whose scores are set to :math:`-\infty`). On CPU a wide catalogue's block is
+    written group-major, ``[G, b, 64]``, by one batched product against the items
+    cut into ``[G, d, 64]`` slabs (about 1.15x faster than the row-major product
+    here, PERF.md) and ranked by :func:`~graphcl_rec.eval.topk.group_major_topk`.
 
     Args:
         user_emb: ``[U, d]`` user embeddings.
@@ -124,6 +128,8 @@ def topk_blocks(
         exclude: ``[X]`` sorted keys ``user * I + item`` of pairs never to rank.
         k: List length (at most ``I``).
         block: Users per block.
+        group_major: Force the group-major (``True``) or row-major (``False``)
+            blocks of a wide catalogue; ``None`` (default) picks group-major on CPU.
 
     Yields:
         ``(start, values [b, k], indices [b, k])`` for ``users[start:start + b]``;
@@ -139,10 +145,28 @@ def topk_blocks(
     starts = torch.arange(0, n, block, device=device)
     bounds = torch.searchsorted(ex_row, starts).tolist() + [ex_row.numel()]
     width = padded_width(num_items, k)
-    scores = torch.empty(min(block, n), width, dtype=user_emb.dtype, device=device)
     if width > num_items:
         pad = item_emb.new_zeros(width - num_items, item_emb.size(1))
         item_emb = torch.cat([item_emb, pad])
+    if group_major is None:
+        group_major = device.type == "cpu"
+    if group_major and width >= 4 * GROUP * k:
+        blocks = _group_major(user_emb, item_emb, users, ex_row, ex_item, bounds,
+                              num_items, k, block)
+    else:
+        blocks = _row_major(user_emb, item_emb, users, ex_row, ex_item, bounds,
+                            num_items, k, block)
+    for s, values, indices in blocks:
+        yield s, values, indices.clamp_(max=num_items - 1)
+
+
+def _row_major(user_emb: Tensor, item_emb: Tensor, users: Tensor, ex_row: Tensor,
+               ex_item: Tensor, bounds: list[int], num_items: int, k: int,
+               block: int) -> Iterator[tuple[int, Tensor, Tensor]]:
+    """Blocks ``[b, W]``: one product each, then :func:`grouped_topk`."""
+    n, width = users.numel(), item_emb.size(0)
+    scores = torch.empty(min(block, n), width, dtype=user_emb.dtype,
+                         device=user_emb.device)
     item_t = item_emb.t()
     for j, s in enumerate(range(0, n, block)):
         buf = scores[: min(block, n - s)]
@@ -150,5 +174,26 @@ def topk_blocks(
         buf[:, num_items:] = float("-inf")
         lo, hi = bounds[j], bounds[j + 1]
         buf[ex_row[lo:hi] - s, ex_item[lo:hi]] = float("-inf")
-        values, indices = grouped_topk(buf, k, num_items)
-        yield s, values, indices.clamp_(max=num_items - 1)
+        yield s, *grouped_topk(buf, k, num_items)
+
+
+def _group_major(user_emb: Tensor, item_emb: Tensor, users: Tensor, ex_row: Tensor,
+                 ex_item: Tensor, bounds: list[int], num_items: int, k: int,
+                 block: int) -> Iterator[tuple[int, Tensor, Tensor]]:
+    """Blocks ``[G, b, s]``: one batched product each, then :func:`group_major_topk`."""
+    n, dim = users.numel(), user_emb.size(1)
+    groups = item_emb.size(0) // GROUP
+    slabs = item_emb.view(groups, GROUP, dim).transpose(1, 2).contiguous()  # [G,d,s]
+    storage = torch.empty(groups * min(block, n) * GROUP, dtype=user_emb.dtype)
+    tail = num_items - (groups - 1) * GROUP  # real columns of the last group
+    ex_group, ex_col = ex_item.div(GROUP, rounding_mode="floor"), ex_item % GROUP
+    for j, s in enumerate(range(0, n, block)):
+        b = min(block, n - s)
+        buf = storage[: groups * b * GROUP].view(groups, b, GROUP)
+        rows = user_emb[users[s : s + b]]
+        torch.matmul(rows.expand(groups, b, dim), slabs, out=buf)
+        buf[groups - 1, :, tail:] = float("-inf")
+        lo, hi = bounds[j], bounds[j + 1]
+        flat = (ex_group[lo:hi] * b + (ex_row[lo:hi] - s)) * GROUP + ex_col[lo:hi]
+        buf.view(-1).index_fill_(0, flat, float("-inf"))
+        yield s, *group_major_topk(buf, k)

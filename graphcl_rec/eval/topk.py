@@ -1,8 +1,8 @@
-r"""Exact row-wise top-K of a wide score matrix in two cheap passes.
+r"""Exact row-wise top-K of a wide score matrix from group maxima.
 
 :func:`torch.topk` over a ``[B, I]`` score block costs about as much as the matrix
-product that made it. :func:`grouped_topk` gets the same answer from one streaming
-maximum and two small selections:
+product that made it. The functions here get the same values from one streaming
+maximum and a few small selections:
 
 1. View the (padded) row as ``G`` groups of ``s`` consecutive columns and take each
    group's maximum :math:`m_g = \max_j x_{gs + j}` (one streaming pass).
@@ -13,7 +13,14 @@ Step 2 loses nothing: if an element ``x`` of a top-``K`` list lay in a group out
 the kept ones, each of the ``K`` kept groups would hold an element ``>= x``, so
 ``x`` could only be in the list through a tie, and a kept group holds an equal value
 in its place. The values returned are therefore exactly those of
-:func:`torch.topk`; indices can differ only where scores tie.
+:func:`torch.topk`; indices can differ only where scores tie. :func:`select_topk`
+applies the same argument again to the ``[B, G]`` maxima and the ``[B, K s]``
+candidates, with groups of :data:`SUB`, because :func:`torch.topk` on CPU costs about
+a microsecond per row plus a few nanoseconds per element.
+
+Two layouts are served: row-major ``[B, W]`` blocks (:func:`grouped_topk`) and the
+group-major ``[G, B, s]`` blocks that :func:`group_major_topk` takes, which one
+batched product writes faster on CPU (see ``benchmarks/PERF.md``).
 """
 
 from __future__ import annotations
@@ -24,7 +31,11 @@ from torch import Tensor
 GROUP = 64
 """Columns per group ``s``. Powers of two vectorise best: on Yelp2018-sized rows
 (38,400 columns, K = 20, 1,763 rows, one thread) ``s`` = 32, 64 and 128 took 51, 40
-and 43 ms against 95 ms for :func:`torch.topk`, while 24 and 48 took 112 and 73 ms."""
+and 43 ms against 95 ms for :func:`torch.topk`, while 24 and 48 took 112 and 73 ms;
+the batched group-major product was also fastest at 64 (PERF.md)."""
+
+SUB = 8
+"""Group size of the second-level selections in :func:`select_topk`."""
 
 
 def padded_width(num_items: int, k: int, group: int = GROUP) -> int:
@@ -44,6 +55,56 @@ def padded_width(num_items: int, k: int, group: int = GROUP) -> int:
     if num_items < 4 * group * k:
         return num_items
     return -(-num_items // group) * group
+
+
+def select_topk(x: Tensor, k: int, sorted: bool = True) -> tuple[Tensor, Tensor]:
+    r"""Row-wise top-``k`` of a contiguous ``[B, n]`` matrix, through groups of 8.
+
+    Rows of ``n >= 16 k`` elements are cut into groups of :data:`SUB` (the last one
+    padded with :math:`-\infty`); the top-``k`` groups by maximum are found the
+    same way, recursively, and :func:`torch.topk` runs on their ``8 k`` elements.
+
+    Args:
+        x: ``[B, n]`` values (no NaN), ``k <= n``.
+        k: Number of values per row.
+        sorted: Whether the values come largest first (as :func:`torch.topk`).
+
+    Returns:
+        ``(values [B, k], indices [B, k])``: the values :func:`torch.topk` returns;
+        indices can differ from its only between tied values, and a row with fewer
+        than ``k`` values above :math:`-\infty` may get indices ``>= n`` (the
+        padding) for its :math:`-\infty` values.
+
+    Examples:
+        >>> x = torch.randn(4, 500)
+        >>> torch.equal(select_topk(x, 5)[0], torch.topk(x, 5).values)
+        True
+    """
+    rows, n = x.shape
+    if n < 16 * k:
+        return torch.topk(x, k, dim=1, sorted=sorted)
+    groups = -(-n // SUB)
+    if groups * SUB != n:
+        x = torch.cat([x, x.new_full((rows, groups * SUB - n), float("-inf"))], 1)
+    x3 = x.view(rows, groups, SUB)
+    top = select_topk(x3.amax(dim=2), k, sorted=False)[1]                   # [B, k]
+    bad = None
+    if _pads(groups, k):  # a padding group is picked only at -inf
+        bad = top >= groups
+        top = top.masked_fill(bad, 0)
+    flat = torch.arange(rows, device=x.device).unsqueeze(1) * groups + top
+    return _finish(x3.view(rows * groups, SUB), flat, top, k, bad, sorted)
+
+
+def _pads(n: int, k: int) -> bool:
+    """Whether :func:`select_topk` pads ``n`` columns (and may return indices >= n)."""
+    return n >= 16 * k and n % SUB != 0
+
+
+def _columns(top_groups: Tensor, pos: Tensor, group: int) -> Tensor:
+    """Columns of positions ``pos`` in the concatenated kept groups ``top_groups``."""
+    return torch.gather(top_groups, 1, pos.div(group, rounding_mode="floor")) * group \
+        + pos.remainder(group)
 
 
 def grouped_topk(scores: Tensor, k: int, num_items: int | None = None,
@@ -78,9 +139,74 @@ def grouped_topk(scores: Tensor, k: int, num_items: int | None = None,
     if width == num_items and width < 4 * group * k:
         return torch.topk(scores, k, dim=1)
     rows, groups = scores.size(0), width // group
-    group_max = scores.view(rows, groups, group).amax(dim=2)        # [B, G]
-    top_groups = torch.topk(group_max, k, dim=1).indices            # [B, k]
-    offsets = torch.arange(group, device=scores.device)             # [s]
-    cols = (top_groups.unsqueeze(2) * group + offsets).flatten(1)   # [B, k s]
-    values, pos = torch.topk(torch.gather(scores, 1, cols), k, dim=1)
-    return values, torch.gather(cols, 1, pos)
+    x3 = scores.view(rows, groups, group)
+    top = select_topk(x3.amax(dim=2), k, sorted=False)[1]                   # [B, k]
+    bad = None
+    if _pads(groups, k):  # a padding group is picked only at -inf
+        bad = top >= groups
+        top = top.masked_fill(bad, 0)
+    flat = torch.arange(rows, device=scores.device).unsqueeze(1) * groups + top
+    return _finish(x3.view(rows * groups, group), flat, top, k, bad)
+
+
+def group_major_topk(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    r"""Row-wise top-``k`` of a score block stored group-major.
+
+    ``scores[g, b, j]`` is the score of row ``b`` at column ``g s + j``; the
+    row-major block would be ``scores.permute(1, 0, 2).reshape(B, G s)``.
+
+    Shapes:
+        - scores: contiguous ``[G, B, s]`` with ``G >= k``; padding columns must hold
+          :math:`-\infty`.
+        - returns: ``values [B, k]`` and int64 column ``indices [B, k]``.
+
+    Args:
+        scores: The score block (no NaN).
+        k: List length.
+
+    Returns:
+        ``(values, indices)``: the values :func:`torch.topk` returns on the
+        row-major block (largest first); indices differ from its only between ties.
+
+    Examples:
+        >>> x = torch.randn(3, 1280)
+        >>> major = x.view(3, 20, 64).transpose(0, 1).contiguous()
+        >>> torch.equal(group_major_topk(major, 5)[0], torch.topk(x, 5).values)
+        True
+    """
+    groups, rows, group = scores.shape
+    padded = -(-groups // SUB) * SUB  # spares select_topk a padded copy
+    group_max = scores.new_empty(padded, rows)
+    torch.amax(scores, dim=2, out=group_max[:groups])                       # [G, B]
+    group_max[groups:] = float("-inf")
+    top = select_topk(group_max.t().contiguous(), k, sorted=False)[1]       # [B, k]
+    bad = None
+    if padded > groups:  # a padding group is picked only at -inf
+        bad = top >= groups
+        top = top.masked_fill(bad, 0)
+    flat = top * rows + torch.arange(rows, device=scores.device).unsqueeze(1)
+    return _finish(scores.view(groups * rows, group), flat, top, k, bad)
+
+
+def _finish(source: Tensor, flat: Tensor, top: Tensor, k: int, bad: Tensor | None,
+            sorted: bool = True) -> tuple[Tensor, Tensor]:
+    r"""Top-``k`` among the kept groups' elements.
+
+    Args:
+        source: ``[R, s]`` score rows, one per (row, group) pair.
+        flat: ``[B, k]`` rows of ``source`` holding each row's kept groups.
+        top: ``[B, k]`` the kept groups' indices.
+        k: List length.
+        bad: ``[B, k]`` kept groups whose elements count as :math:`-\infty`
+            (``None``: none).
+        sorted: Whether the values come largest first.
+
+    Returns:
+        ``(values [B, k], column indices [B, k])``.
+    """
+    rows, group = top.size(0), source.size(1)
+    cand = source.index_select(0, flat.view(-1)).view(rows, k, group)
+    if bad is not None:
+        cand.masked_fill_(bad.unsqueeze(2), float("-inf"))
+    values, pos = select_topk(cand.view(rows, k * group), k, sorted)
+    return values, _columns(top, pos, group)
