@@ -27,7 +27,7 @@ from graphcl_rec.contrast import SGL
 from graphcl_rec.data.sampling import PairSampler
 from graphcl_rec.eval import evaluate_embeddings
 from graphcl_rec.eval.blocks import block_size
-from graphcl_rec.eval.topk import padded_width
+from graphcl_rec.eval.topk import GROUP, padded_width
 from graphcl_rec.graph import adjacency, spmm
 from graphcl_rec.models import BPRRecommender, LightGCN
 from graphcl_rec.train import resolve_device
@@ -134,17 +134,30 @@ def run(name: str, bw: float, flops: float, steps: int, full: bool,
     t_eval = best_of(lambda: evaluate_embeddings(emb_u, emb_i, test, train, k=[20]), 2,
                      device)
     gemm = 2 * users * ni * d / flops
-    # The evaluator's products: its default blocks, its padded item width.
+    # The evaluator's products: its default blocks, its padded item width, and its
+    # layout (group-major batched products on CPU for wide catalogues).
     block = block_size(ni, emb_u.dtype, None, 256)
     test_users = torch.unique(test.user)
     width = padded_width(ni, 20)
-    item_t = torch.cat([emb_i, emb_i.new_zeros(width - ni, d)]).t()
-    buf = torch.empty(min(block, users), width, device=device)
+    items = torch.cat([emb_i, emb_i.new_zeros(width - ni, d)])
+    if device.type == "cpu" and width >= 4 * GROUP * 20:
+        slabs = items.view(-1, GROUP, d).transpose(1, 2).contiguous()
+        buf = torch.empty(slabs.size(0) * min(block, users) * GROUP)
+
+        def product(rows: torch.Tensor) -> None:
+            out = buf[: slabs.size(0) * rows.size(0) * GROUP].view(
+                slabs.size(0), rows.size(0), GROUP)
+            torch.matmul(rows.expand(slabs.size(0), *rows.shape), slabs, out=out)
+    else:
+        item_t = items.t()
+        buf = torch.empty(min(block, users), width, device=device)
+
+        def product(rows: torch.Tensor) -> None:
+            torch.matmul(rows, item_t, out=buf[: rows.size(0)])
 
     def products() -> None:
         for s in range(0, users, block):
-            out = buf[: min(block, users - s)]
-            torch.matmul(emb_u[test_users[s:s + block]], item_t, out=out)
+            product(emb_u[test_users[s:s + block]])
 
     t_prod = best_of(products, 2, device)
     print(f"full-ranking evaluation of {users} test users: {t_eval * 1e3:.1f} ms; "

@@ -1,0 +1,101 @@
+"""Full-ranking evaluation with and without a change, alternated in one process.
+
+Usage: python benchmarks/ab_eval.py [--datasets yelp2018 gowalla] [--rev REV]
+           [--old row-major] [--rounds 4] [--threads 2]
+
+Ranks every test user of each dataset against all items with random 64-d embeddings
+(the training pairs excluded, K = 20), switching every round between the earlier
+block ranker ("old") and the working tree's (``graphcl_rec.eval.blocks.topk_blocks``,
+"new") and alternating which goes first. "old" is either ``topk_blocks`` of git
+revision ``--rev`` (``eval/blocks.py`` and ``eval/topk.py`` read with ``git show``)
+or, with ``--old row-major``, the working tree's row-major blocks. The metrics of
+both must be equal; the script stops otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Callable
+from functools import partial
+
+import torch
+
+import graphcl_rec as gr
+import graphcl_rec.eval.blocks as blocks
+import graphcl_rec.eval.ranking as ranking
+from graphcl_rec.eval import evaluate_embeddings
+
+
+def topk_blocks_at(rev: str) -> Callable:
+    """``topk_blocks`` of ``eval/blocks.py`` and its ``topk.py`` at ``rev``."""
+    def source(path: str) -> str:
+        return subprocess.run(["git", "show", f"{rev}:{path}"], check=True,
+                              capture_output=True, text=True).stdout
+
+    topk = types.ModuleType("topk_at_rev")
+    exec(compile(source("graphcl_rec/eval/topk.py"), f"{rev}:topk.py", "exec"),
+         topk.__dict__)
+    sys.modules["topk_at_rev"] = topk
+    code = source("graphcl_rec/eval/blocks.py").replace(
+        "from graphcl_rec.eval.topk import", "from topk_at_rev import")
+    namespace: dict = {"__name__": "blocks_at_rev"}
+    exec(compile(code, f"{rev}:blocks.py", "exec"), namespace)
+    return namespace["topk_blocks"]
+
+
+def evaluate_with(fn: Callable, user: torch.Tensor, item: torch.Tensor,
+                  test: gr.data.Interactions, train: gr.data.Interactions
+                  ) -> dict[str, float]:
+    """Recall/NDCG@20 etc. of all test users, ranked by the block ranker ``fn``."""
+    ranking.topk_blocks = fn
+    return evaluate_embeddings(user, item, test, train, k=[20])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--datasets", nargs="+", default=["yelp2018", "gowalla"])
+    p.add_argument("--rev", default="HEAD")
+    p.add_argument("--old", choices=["rev", "row-major"], default="rev")
+    p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.old == "rev":
+        old = topk_blocks_at(args.rev)
+    else:
+        old = partial(blocks.topk_blocks, group_major=False)
+    versions = [("old", old), ("new", blocks.topk_blocks)]
+    for name in args.datasets:
+        train, _, test = gr.data.load(name, val_ratio=0.0)
+        gen = torch.Generator().manual_seed(0)
+        user = torch.randn(train.num_users, 64, generator=gen)
+        item = torch.randn(train.num_items, 64, generator=gen)
+
+        run = partial(evaluate_with, user=user, item=item, test=test, train=train)
+        results = [run(fn) for _, fn in versions]
+        if results[0] != results[1]:
+            raise SystemExit(f"{name}: metrics differ: {results}")
+        times: dict[str, list[float]] = {"old": [], "new": []}
+        for r in range(args.rounds):
+            for label, fn in versions if r % 2 == 0 else versions[::-1]:
+                t0 = time.perf_counter()
+                run(fn)
+                times[label].append(time.perf_counter() - t0)
+        ranking.topk_blocks = blocks.topk_blocks
+        old_label = args.rev if args.old == "rev" else "row-major"
+        print(f"{name}: {test.num_users} users x {train.num_items} items, "
+              f"{args.threads} threads, {args.rounds} rounds (old = {old_label})")
+        for label, values in times.items():
+            print(f"  {label}: min {min(values):.3f} s, median "
+                  f"{statistics.median(values):.3f} s")
+        ratio = statistics.median(times["old"]) / statistics.median(times["new"])
+        print(f"  old / new (medians): {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
