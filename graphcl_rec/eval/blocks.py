@@ -184,7 +184,8 @@ def _group_major(user_emb: Tensor, item_emb: Tensor, users: Tensor, ex_row: Tens
     n, dim = users.numel(), user_emb.size(1)
     groups = item_emb.size(0) // GROUP
     slabs = item_emb.view(groups, GROUP, dim).transpose(1, 2).contiguous()  # [G,d,s]
-    storage = torch.empty(groups * min(block, n) * GROUP, dtype=user_emb.dtype)
+    storage = torch.empty(groups * min(block, n) * GROUP, dtype=user_emb.dtype,
+                          device=user_emb.device)
     tail = num_items - (groups - 1) * GROUP  # real columns of the last group
     ex_group, ex_col = ex_item.div(GROUP, rounding_mode="floor"), ex_item % GROUP
     for j, s in enumerate(range(0, n, block)):
