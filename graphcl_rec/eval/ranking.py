@@ -75,9 +75,10 @@ def evaluate_embeddings(
     r"""Full-ranking top-K metrics of dot-product scores :math:`s_{ui} = e_u^\top e_i`.
 
     Only users with at least one ``target`` pair are scored. Users are processed in
-    blocks: one matrix product per block into a preallocated ``[B, I]`` score
-    buffer, excluded items set to :math:`-\infty` by index, one
-    :func:`torch.topk` at ``max(k)``, hits looked up in the sorted target keys.
+    blocks: one matrix product per block into a preallocated score buffer of
+    ``B x I`` values, excluded items set to :math:`-\infty` by index, one exact
+    top-K at ``max(k)`` (:func:`~graphcl_rec.eval.blocks.topk_blocks`), hits looked
+    up in the sorted target keys.
     Metric definitions are in :func:`~graphcl_rec.eval.metrics.metrics_from_hits`;
     ``coverage@K`` is the fraction of items in any scored user's top-K.
 
