@@ -86,14 +86,19 @@ def select_topk(x: Tensor, k: int, sorted: bool = True) -> tuple[Tensor, Tensor]
     groups = -(-n // SUB)
     if groups * SUB != n:
         x = torch.cat([x, x.new_full((rows, groups * SUB - n), float("-inf"))], 1)
-    x3 = x.view(rows, groups, SUB)
+    return _by_groups(x.view(rows, groups, SUB), k, sorted)
+
+
+def _by_groups(x3: Tensor, k: int, sorted: bool = True) -> tuple[Tensor, Tensor]:
+    """Top-``k`` per row of a contiguous ``[B, G, s]`` block."""
+    rows, groups, group = x3.shape
     top = select_topk(x3.amax(dim=2), k, sorted=False)[1]                   # [B, k]
     bad = None
     if _pads(groups, k):  # a padding group is picked only at -inf
         bad = top >= groups
         top = top.masked_fill(bad, 0)
-    flat = torch.arange(rows, device=x.device).unsqueeze(1) * groups + top
-    return _finish(x3.view(rows * groups, SUB), flat, top, k, bad, sorted)
+    flat = torch.arange(rows, device=x3.device).unsqueeze(1) * groups + top
+    return _finish(x3.view(rows * groups, group), flat, top, k, bad, sorted)
 
 
 def _pads(n: int, k: int) -> bool:
@@ -138,15 +143,7 @@ def grouped_topk(scores: Tensor, k: int, num_items: int | None = None,
                          f"{padded_width(num_items, k, group)}")
     if width == num_items and width < 4 * group * k:
         return torch.topk(scores, k, dim=1)
-    rows, groups = scores.size(0), width // group
-    x3 = scores.view(rows, groups, group)
-    top = select_topk(x3.amax(dim=2), k, sorted=False)[1]                   # [B, k]
-    bad = None
-    if _pads(groups, k):  # a padding group is picked only at -inf
-        bad = top >= groups
-        top = top.masked_fill(bad, 0)
-    flat = torch.arange(rows, device=scores.device).unsqueeze(1) * groups + top
-    return _finish(x3.view(rows * groups, group), flat, top, k, bad)
+    return _by_groups(scores.view(scores.size(0), width // group, group), k)
 
 
 def group_major_topk(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
