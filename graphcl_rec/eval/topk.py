@@ -61,9 +61,10 @@ def padded_width(num_items: int, k: int, group: int = GROUP) -> int:
 def select_topk(x: Tensor, k: int, sorted: bool = True) -> tuple[Tensor, Tensor]:
     r"""Row-wise top-``k`` of a contiguous ``[B, n]`` matrix, through groups of 8.
 
-    Rows of ``n >= 16 k`` elements are cut into groups of :data:`SUB` (the last one
-    padded with :math:`-\infty`); the top-``k`` groups by maximum are found the
-    same way, recursively, and :func:`torch.topk` runs on their ``8 k`` elements.
+    On CPU, rows of ``n >= 16 k`` elements are cut into groups of :data:`SUB` (the
+    last one padded with :math:`-\infty`); the top-``k`` groups by maximum are found
+    the same way, recursively, and :func:`torch.topk` runs on their ``8 k``
+    elements. Elsewhere (and for shorter rows) this is :func:`torch.topk`.
 
     Args:
         x: ``[B, n]`` values (no NaN), ``k <= n``.
@@ -82,7 +83,7 @@ def select_topk(x: Tensor, k: int, sorted: bool = True) -> tuple[Tensor, Tensor]
         True
     """
     rows, n = x.shape
-    if n < 16 * k:
+    if n < 16 * k or not x.is_cpu:  # the per-row cost is a CPU one
         return torch.topk(x, k, dim=1, sorted=sorted)
     groups = -(-n // SUB)
     if groups * SUB != n:
@@ -103,7 +104,7 @@ def _by_groups(x3: Tensor, k: int, sorted: bool = True) -> tuple[Tensor, Tensor]
 
 
 def _pads(n: int, k: int) -> bool:
-    """Whether :func:`select_topk` pads ``n`` columns (and may return indices >= n)."""
+    """Whether :func:`select_topk` may pad ``n`` columns (and return indices >= n)."""
     return n >= 16 * k and n % SUB != 0
 
 
