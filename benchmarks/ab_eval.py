@@ -88,7 +88,8 @@ def main() -> None:
                 times[label].append(time.perf_counter() - t0)
         ranking.topk_blocks = blocks.topk_blocks
         old_label = args.rev if args.old == "rev" else "row-major"
-        print(f"{name}: {test.num_users} users x {train.num_items} items, "
+        ranked = int(torch.unique(test.user).numel())
+        print(f"{name}: {ranked} test users x {train.num_items} items, "
               f"{args.threads} threads, {args.rounds} rounds (old = {old_label})")
         for label, values in times.items():
             print(f"  {label}: min {min(values):.3f} s, median "
