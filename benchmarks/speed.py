@@ -26,7 +26,7 @@ from graphcl_rec.augment import EdgeDropout
 from graphcl_rec.contrast import SGL
 from graphcl_rec.data.sampling import PairSampler
 from graphcl_rec.eval import evaluate_embeddings
-from graphcl_rec.eval.blocks import block_size
+from graphcl_rec.eval.blocks import block_size, group_major_scores, item_slabs
 from graphcl_rec.eval.topk import GROUP, padded_width
 from graphcl_rec.graph import adjacency, spmm
 from graphcl_rec.models import BPRRecommender, LightGCN
@@ -141,13 +141,11 @@ def run(name: str, bw: float, flops: float, steps: int, full: bool,
     width = padded_width(ni, 20)
     items = torch.cat([emb_i, emb_i.new_zeros(width - ni, d)])
     if device.type == "cpu" and width >= 4 * GROUP * 20:
-        slabs = items.view(-1, GROUP, d).transpose(1, 2).contiguous()
-        buf = torch.empty(slabs.size(0) * min(block, users) * GROUP)
+        slabs = item_slabs(items)
+        buf = torch.empty(width * min(block, users))
 
         def product(rows: torch.Tensor) -> None:
-            out = buf[: slabs.size(0) * rows.size(0) * GROUP].view(
-                slabs.size(0), rows.size(0), GROUP)
-            torch.matmul(rows.expand(slabs.size(0), *rows.shape), slabs, out=out)
+            group_major_scores(rows, slabs, buf)
     else:
         item_t = items.t()
         buf = torch.empty(min(block, users), width, device=device)

@@ -181,20 +181,35 @@ def _group_major(user_emb: Tensor, item_emb: Tensor, users: Tensor, ex_row: Tens
                  ex_item: Tensor, bounds: list[int], num_items: int, k: int,
                  block: int) -> Iterator[tuple[int, Tensor, Tensor]]:
     """Blocks ``[G, b, s]``: one batched product each, then :func:`group_major_topk`."""
-    n, dim = users.numel(), user_emb.size(1)
-    groups = item_emb.size(0) // GROUP
-    slabs = item_emb.view(groups, GROUP, dim).transpose(1, 2).contiguous()  # [G,d,s]
-    storage = torch.empty(groups * min(block, n) * GROUP, dtype=user_emb.dtype,
+    n = users.numel()
+    slabs = item_slabs(item_emb)
+    groups = slabs.size(0)
+    storage = torch.empty(item_emb.size(0) * min(block, n), dtype=user_emb.dtype,
                           device=user_emb.device)
     tail = num_items - (groups - 1) * GROUP  # real columns of the last group
     ex_group, ex_col = ex_item.div(GROUP, rounding_mode="floor"), ex_item % GROUP
     for j, s in enumerate(range(0, n, block)):
         b = min(block, n - s)
-        buf = storage[: groups * b * GROUP].view(groups, b, GROUP)
-        rows = user_emb[users[s : s + b]]
-        torch.matmul(rows.expand(groups, b, dim), slabs, out=buf)
+        buf = group_major_scores(user_emb[users[s : s + b]], slabs, storage)
         buf[groups - 1, :, tail:] = float("-inf")
         lo, hi = bounds[j], bounds[j + 1]
         flat = (ex_group[lo:hi] * b + (ex_row[lo:hi] - s)) * GROUP + ex_col[lo:hi]
         buf.view(-1).index_fill_(0, flat, float("-inf"))
         yield s, *group_major_topk(buf, k)
+
+
+def item_slabs(item_emb: Tensor) -> Tensor:
+    """The ``[G, d, s]`` slabs (``s`` = 64 items each) of a ``[G s, d]`` item table."""
+    groups, dim = item_emb.size(0) // GROUP, item_emb.size(1)
+    return item_emb.view(groups, GROUP, dim).transpose(1, 2).contiguous()
+
+
+def group_major_scores(rows: Tensor, slabs: Tensor, storage: Tensor) -> Tensor:
+    """Scores ``[G, b, s]`` of ``[b, d]`` user rows against :func:`item_slabs`.
+
+    One batched product (the rows broadcast, not copied) into the front of the flat
+    buffer ``storage``, which needs at least ``G b s`` elements.
+    """
+    groups, _, group = slabs.shape
+    out = storage[: groups * rows.size(0) * group].view(groups, rows.size(0), group)
+    return torch.matmul(rows.expand(groups, *rows.shape), slabs, out=out)

@@ -95,10 +95,7 @@ def _by_groups(x3: Tensor, k: int, sorted: bool = True) -> tuple[Tensor, Tensor]
     """Top-``k`` per row of a contiguous ``[B, G, s]`` block."""
     rows, groups, group = x3.shape
     top = select_topk(x3.amax(dim=2), k, sorted=False)[1]                   # [B, k]
-    bad = None
-    if _pads(groups, k):  # a padding group is picked only at -inf
-        bad = top >= groups
-        top = top.masked_fill(bad, 0)
+    top, bad = _real_groups(top, groups, _pads(groups, k))
     flat = torch.arange(rows, device=x3.device).unsqueeze(1) * groups + top
     return _finish(x3.view(rows * groups, group), flat, top, k, bad, sorted)
 
@@ -106,6 +103,19 @@ def _by_groups(x3: Tensor, k: int, sorted: bool = True) -> tuple[Tensor, Tensor]
 def _pads(n: int, k: int) -> bool:
     """Whether :func:`select_topk` may pad ``n`` columns (and return indices >= n)."""
     return n >= 16 * k and n % SUB != 0
+
+
+def _real_groups(top: Tensor, groups: int, padded: bool
+                 ) -> tuple[Tensor, Tensor | None]:
+    r"""Kept groups with padding ones (``>= groups``) sent to 0, and their mask.
+
+    A padding group is kept only at :math:`-\infty`; :func:`_finish` masks the
+    real group put in its place. Without padding, returns ``(top, None)``.
+    """
+    if not padded:
+        return top, None
+    bad = top >= groups
+    return top.masked_fill(bad, 0), bad
 
 
 def _columns(top_groups: Tensor, pos: Tensor, group: int) -> Tensor:
@@ -179,10 +189,7 @@ def group_major_topk(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
     torch.amax(scores, dim=2, out=group_max[:groups])                       # [G, B]
     group_max[groups:] = float("-inf")
     top = select_topk(group_max.t().contiguous(), k, sorted=False)[1]       # [B, k]
-    bad = None
-    if padded > groups:  # a padding group is picked only at -inf
-        bad = top >= groups
-        top = top.masked_fill(bad, 0)
+    top, bad = _real_groups(top, groups, padded > groups)
     flat = top * rows + torch.arange(rows, device=scores.device).unsqueeze(1)
     return _finish(scores.view(groups * rows, group), flat, top, k, bad)
 
