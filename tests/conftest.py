@@ -82,3 +82,17 @@ def random_interactions(
 # Unit tests use tiny tensors: one intra-op thread avoids thread wake-up costs that
 # dominate such ops (and makes timings robust on a loaded 2-core machine).
 torch.set_num_threads(1)
+
+
+@pytest.fixture
+def native_kernel(request: pytest.FixtureRequest) -> None:
+    """Skips a test parametrised with ``ranker="native"`` where the kernel cannot
+    be built (no C compiler, or ``GRAPHCL_REC_NATIVE=0``), naming the reason."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("ranker") == "native":
+        from graphcl_rec.eval import native
+
+        try:
+            native.load()
+        except native.NativeUnavailable as err:
+            pytest.skip(f"native kernel unavailable: {err}")

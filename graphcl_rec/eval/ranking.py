@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.eval.blocks import (
     Exclude,
+    Ranker,
     block_size,
     check_embeddings,
     exclude_keys,
@@ -32,6 +33,7 @@ def evaluate_embeddings(
     batch_size: int | None = ...,
     per_user: Literal[False] = ...,
     memory_budget_mb: float = ...,
+    ranker: Ranker = ...,
 ) -> dict[str, float]: ...
 
 
@@ -46,6 +48,7 @@ def evaluate_embeddings(
     *,
     per_user: Literal[True],
     memory_budget_mb: float = ...,
+    ranker: Ranker = ...,
 ) -> dict[str, Tensor]: ...
 
 
@@ -59,6 +62,7 @@ def evaluate_embeddings(
     batch_size: int | None = ...,
     per_user: bool = ...,
     memory_budget_mb: float = ...,
+    ranker: Ranker = ...,
 ) -> dict[str, float] | dict[str, Tensor]: ...
 
 
@@ -71,14 +75,16 @@ def evaluate_embeddings(
     batch_size: int | None = None,
     per_user: bool = False,
     memory_budget_mb: float = 256,
+    ranker: Ranker = "auto",
 ) -> dict[str, float] | dict[str, Tensor]:
     r"""Full-ranking top-K metrics of dot-product scores :math:`s_{ui} = e_u^\top e_i`.
 
     Only users with at least one ``target`` pair are scored. Users are processed in
-    blocks: one matrix product per block into a preallocated score buffer of
-    ``B x I`` values, excluded items set to :math:`-\infty` by index, one exact
-    top-K at ``max(k)`` (:func:`~graphcl_rec.eval.blocks.topk_blocks`), hits looked
-    up in the sorted target keys.
+    blocks of ``B``: each block's exact top-K at ``max(k)``, excluded items never
+    ranked, comes either from the fused native kernel (no score matrix written) or
+    from one matrix product into a preallocated score buffer of ``B x I`` values
+    and a grouped selection (:func:`~graphcl_rec.eval.blocks.topk_blocks`); hits
+    are looked up in the sorted target keys.
     Metric definitions are in :func:`~graphcl_rec.eval.metrics.metrics_from_hits`;
     ``coverage@K`` is the fraction of items in any scored user's top-K.
 
@@ -95,6 +101,11 @@ def evaluate_embeddings(
             buffer (``B * I`` elements) fits in ``memory_budget_mb``.
         per_user: Return per-user tensors instead of means.
         memory_budget_mb: Score-buffer budget used when ``batch_size`` is ``None``.
+        ranker: How blocks are ranked (:func:`~graphcl_rec.eval.blocks.topk_blocks`):
+            ``"auto"`` takes the fused native kernel for float32 CPU embeddings
+            where it builds, else torch's products; ``"native"``, ``"group-major"``
+            or ``"row-major"`` force one. All return the top-K values up to the
+            rounding of the products' summation order.
 
     Returns:
         ``{f"{name}@{K}": float}`` for every metric plus ``coverage@K``; with
@@ -135,7 +146,8 @@ def evaluate_embeddings(
     parts: dict[str, list[Tensor]] = {}
     covered = {kk: torch.zeros(num_items, dtype=torch.bool, device=device) for kk in ks}
     kcut = min(ks[-1], num_items)
-    for s, vals, idx in topk_blocks(user_emb, item_emb, users, ex_keys, kcut, block):
+    for s, vals, idx in topk_blocks(user_emb, item_emb, users, ex_keys, kcut, block,
+                                      ranker):
         ub = users[s : s + idx.size(0)]
         valid = vals > float("-inf")
         hits = hits_matrix(idx, truth, ub, num_items, valid)
@@ -167,6 +179,7 @@ def evaluate(
     batch_size: int | None = ...,
     per_user: Literal[False] = ...,
     memory_budget_mb: float = ...,
+    ranker: Ranker = ...,
 ) -> dict[str, float]: ...
 
 
@@ -181,6 +194,7 @@ def evaluate(
     *,
     per_user: Literal[True],
     memory_budget_mb: float = ...,
+    ranker: Ranker = ...,
 ) -> dict[str, Tensor]: ...
 
 
@@ -194,6 +208,7 @@ def evaluate(
     batch_size: int | None = ...,
     per_user: bool = ...,
     memory_budget_mb: float = ...,
+    ranker: Ranker = ...,
 ) -> dict[str, float] | dict[str, Tensor]: ...
 
 
@@ -206,6 +221,7 @@ def evaluate(
     batch_size: int | None = None,
     per_user: bool = False,
     memory_budget_mb: float = 256,
+    ranker: Ranker = "auto",
 ) -> dict[str, float] | dict[str, Tensor]:
     """Evaluates a recommender by full ranking of its embeddings.
 
@@ -224,6 +240,7 @@ def evaluate(
         batch_size: Users per block (see :func:`evaluate_embeddings`).
         per_user: Return per-user tensors instead of means.
         memory_budget_mb: Score-buffer budget when ``batch_size`` is ``None``.
+        ranker: How blocks are ranked (see :func:`evaluate_embeddings`).
 
     Returns:
         As :func:`evaluate_embeddings`.
@@ -255,4 +272,5 @@ def evaluate(
         batch_size=batch_size,
         per_user=per_user,
         memory_budget_mb=memory_budget_mb,
+        ranker=ranker,
     )

@@ -5,8 +5,9 @@ from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.eval.blocks import block_size, exclude_keys, topk_blocks
 
 
+@pytest.mark.parametrize("ranker", ["native", "group-major", "row-major"])
 @pytest.mark.parametrize("block", [1, 4, 11, 100])
-def test_topk_blocks_match_dense_masked_topk(block):
+def test_topk_blocks_match_dense_masked_topk(block, ranker, native_kernel):
     gen = torch.Generator().manual_seed(0)
     num_users, num_items = 11, 9
     user_emb = torch.randn(num_users, 3, generator=gen)
@@ -20,13 +21,29 @@ def test_topk_blocks_match_dense_masked_topk(block):
         Interactions(u[:0], i[:0], num_users, num_items),
     )
     dense = (user_emb @ item_emb.T).masked_fill(mask, float("-inf"))[users]
-    values = torch.cat(
-        [v for _, v, _ in topk_blocks(user_emb, item_emb, users, keys, 4, block)]
-    )
-    starts = [s for s, _, _ in topk_blocks(user_emb, item_emb, users, keys, 4, block)]
-    assert starts == list(range(0, users.numel(), block))
-    assert torch.equal(values, torch.topk(dense, 4, dim=1).values)
+    out = list(topk_blocks(user_emb, item_emb, users, keys, 4, block, ranker))
+    values = torch.cat([v for _, v, _ in out])
+    indices = torch.cat([i for _, _, i in out])
+    assert [s for s, _, _ in out] == list(range(0, users.numel(), block))
+    ref = torch.topk(dense, 4, dim=1).values
+    if ranker == "native":  # its own summation order: equal up to rounding
+        torch.testing.assert_close(values, ref, rtol=1e-6, atol=1e-6)
+    else:
+        assert torch.equal(values, ref)
+    finite = values > float("-inf")
+    torch.testing.assert_close(dense.gather(1, indices)[finite], values[finite],
+                               rtol=1e-6, atol=1e-6)
     assert torch.isinf(values[2]).all()
+
+
+def test_unknown_ranker_and_native_outside_float32_cpu_are_refused():
+    emb = torch.randn(3, 2)
+    none = torch.zeros(0, dtype=torch.long)
+    with pytest.raises(ValueError, match="'ranker' must be one of"):
+        list(topk_blocks(emb, emb, torch.arange(3), none, 1, 2, "fast"))
+    with pytest.raises(ValueError, match="float32 CPU"):
+        list(topk_blocks(emb.double(), emb.double(), torch.arange(3), none, 1, 2,
+                         "native"))
 
 
 def test_block_size():

@@ -1,4 +1,3 @@
-from functools import partial
 
 import pytest
 import torch
@@ -60,8 +59,9 @@ def test_narrow_rows_use_plain_topk_and_bad_widths_are_refused():
         grouped_topk(torch.randn(2, 6001), 5, 6001, group=16)
 
 
-@pytest.mark.parametrize("group_major", [True, False])
-def test_evaluator_on_a_wide_catalogue_matches_plain_topk(monkeypatch, group_major):
+@pytest.mark.parametrize("ranker", ["native", "group-major", "row-major"])
+def test_evaluator_on_a_wide_catalogue_matches_plain_topk(monkeypatch, ranker,
+                                                          native_kernel):
     """The evaluator pads wide catalogues; metrics must equal a plain torch.topk."""
     num_users, num_items, k = 40, 6000, 20  # 6000 >= 4 * 64 * 20: grouped path
     gen = torch.Generator().manual_seed(3)
@@ -73,17 +73,14 @@ def test_evaluator_on_a_wide_catalogue_matches_plain_topk(monkeypatch, group_maj
     half = torch.arange(len(pairs)) % 2 == 0
     train, test = pairs.subset(half), pairs.subset(~half)
     import graphcl_rec.eval.blocks as blocks
-    import graphcl_rec.eval.ranking as ranking
 
-    original = blocks.topk_blocks
-    monkeypatch.setattr(ranking, "topk_blocks",
-                        partial(original, group_major=group_major))
-    ours = evaluate_embeddings(user, item, test, exclude=train, k=[5, k])
-    monkeypatch.setattr(ranking, "topk_blocks", partial(original, group_major=False))
+    ours = evaluate_embeddings(user, item, test, exclude=train, k=[5, k],
+                               ranker=ranker)
     monkeypatch.setattr(blocks, "padded_width", lambda n, kk: n)
     monkeypatch.setattr(blocks, "grouped_topk",
                         lambda s, kk, n: torch.topk(s, kk, dim=1))
-    plain = evaluate_embeddings(user, item, test, exclude=train, k=[5, k])
+    plain = evaluate_embeddings(user, item, test, exclude=train, k=[5, k],
+                                ranker="row-major")
     assert ours == pytest.approx(plain, abs=1e-12)
     assert ours["recall@20"] > 0
 
@@ -141,9 +138,10 @@ def test_group_major_topk_equals_torch_topk_on_the_row_major_block(groups):
     assert len(set(indices[3].tolist())) == k
 
 
-@pytest.mark.parametrize("group_major", [True, False])
+@pytest.mark.parametrize("ranker", ["native", "group-major", "row-major"])
 @pytest.mark.parametrize("block", [3, 16, 100])
-def test_topk_blocks_on_a_wide_catalogue_match_dense_masked_topk(group_major, block):
+def test_topk_blocks_on_a_wide_catalogue_match_dense_masked_topk(ranker, block,
+                                                                 native_kernel):
     gen = torch.Generator().manual_seed(block)
     num_users, num_items, k = 30, 5200, 20  # padded to 5248 columns
     user_emb = torch.randn(num_users, 8, generator=gen)
@@ -157,8 +155,7 @@ def test_topk_blocks_on_a_wide_catalogue_match_dense_masked_topk(group_major, bl
     keys = exclude_keys(Interactions(u, i, num_users, num_items),
                         Interactions(u[:0], i[:0], num_users, num_items))
     dense = (user_emb @ item_emb.T).masked_fill(mask, float("-inf"))[users]
-    out = list(topk_blocks(user_emb, item_emb, users, keys, k, block,
-                           group_major=group_major))
+    out = list(topk_blocks(user_emb, item_emb, users, keys, k, block, ranker))
     assert [s for s, _, _ in out] == list(range(0, users.numel(), block))
     values = torch.cat([v for _, v, _ in out])
     indices = torch.cat([i for _, _, i in out])

@@ -1,0 +1,140 @@
+import ctypes
+
+import pytest
+import torch
+
+from graphcl_rec.eval import native
+from graphcl_rec.eval.blocks import item_slabs
+
+PORTABLE = ("-O2", "-shared", "-fPIC")  # the plain-C loop, without -march=native
+
+
+@pytest.fixture(scope="module")
+def kernel() -> None:
+    try:
+        native.load()
+    except native.NativeUnavailable as err:
+        pytest.skip(f"native kernel unavailable: {err}")
+
+
+def dense_reference(rows, items, mask, k):
+    scores = (rows.double() @ items.double().T).masked_fill(mask, float("-inf"))
+    return scores, torch.topk(scores, k, dim=1).values
+
+
+def run(rows, items, mask, k, threads=2, flags=native.FLAGS):
+    num_items = items.size(0)
+    width = -(-num_items // 64) * 64
+    slabs = item_slabs(torch.cat([items, items.new_zeros(width - num_items,
+                                                         items.size(1))]))
+    r, i = mask.nonzero(as_tuple=True)  # row-major: items ascending per row
+    ptr = torch.searchsorted(r, torch.arange(rows.size(0) + 1))
+    return native.topk_dot(rows, slabs, num_items, k, ptr, i, threads, flags)
+
+
+@pytest.mark.parametrize("flags", [native.FLAGS, PORTABLE], ids=["default", "plain"])
+@pytest.mark.parametrize(
+    ("n", "num_items", "dim", "k"),
+    [(1, 1, 1, 1), (5, 63, 7, 5), (7, 65, 64, 20), (97, 200, 16, 200),
+     (200, 1000, 64, 20), (13, 700, 3, 50)],
+)
+def test_native_topk_matches_dense_masked_topk(kernel, flags, n, num_items, dim, k):
+    gen = torch.Generator().manual_seed(n * 1000 + num_items)
+    rows = torch.randn(n, dim, generator=gen)
+    items = torch.randn(num_items, dim, generator=gen)
+    mask = torch.rand(n, num_items, generator=gen) < 0.3
+    if n > 2:
+        mask[1] = True  # nothing rankable
+        mask[2] = True
+        mask[2, [0, num_items - 1]] = False  # the first and last items only
+    values, indices = run(rows, items, mask, k, flags=flags)
+    scores, ref = dense_reference(rows, items, mask, k)
+    assert values.shape == indices.shape == (n, k)
+    assert torch.equal(values > float("-inf"), ref > float("-inf"))
+    finite = values > float("-inf")
+    torch.testing.assert_close(values[finite].double(), ref[finite], rtol=1e-5,
+                               atol=1e-5)
+    torch.testing.assert_close(scores.gather(1, indices)[finite], ref[finite],
+                               rtol=1e-5, atol=1e-5)
+    assert not mask.gather(1, indices)[finite].any()
+    assert bool((indices[~finite] == 0).all()) and int(indices.max()) < num_items
+    for row, fin in zip(indices, finite):
+        assert row[fin].unique().numel() == int(fin.sum())  # no item twice
+
+
+def test_native_topk_keeps_the_lower_index_first_among_ties(kernel):
+    gen = torch.Generator().manual_seed(0)
+    items, rows = torch.randn(300, 8, generator=gen), torch.randn(1, 8, generator=gen)
+    items[3] = items[250] = rows[0] * 5  # two equal top scores
+    values, indices = run(rows, items, torch.zeros(1, 300, dtype=torch.bool), 2)
+    assert indices.tolist() == [[3, 250]] and values[0, 0] == values[0, 1]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_native_topk_is_the_same_for_any_thread_count(kernel, threads):
+    gen = torch.Generator().manual_seed(5)
+    rows = torch.randn(10, 16, generator=gen)
+    items = torch.randn(500, 16, generator=gen)
+    mask = torch.rand(10, 500, generator=gen) < 0.5
+    one = run(rows, items, mask, 20, threads=1)
+    many = run(rows, items, mask, 20, threads=threads)
+    assert torch.equal(one[0], many[0]) and torch.equal(one[1], many[1])
+
+
+def test_default_build_has_the_simd_kernel_where_the_host_has_avx512(kernel):
+    flags = native._host()
+    portable = native.load(PORTABLE)
+    assert portable.topk_dot_simd() == 0
+    assert isinstance(portable, ctypes.CDLL)
+    if " avx512f" in flags:
+        assert native.load().topk_dot_simd() == 512
+        assert native.status() == (True, "avx512")
+
+
+def test_native_topk_refuses_bad_arguments(kernel):
+    rows, items = torch.randn(2, 4), torch.randn(64, 4)
+    slabs = item_slabs(items)
+    ptr = torch.zeros(3, dtype=torch.long)
+    none = torch.zeros(0, dtype=torch.long)
+    with pytest.raises(ValueError, match="float32 CPU"):
+        native.topk_dot(rows.double(), slabs.double(), 64, 1, ptr, none)
+    with pytest.raises(ValueError, match="do not fit"):
+        native.topk_dot(rows, slabs, 65, 1, ptr, none)
+    with pytest.raises(ValueError, match="'k'"):
+        native.topk_dot(rows, slabs, 64, 65, ptr, none)
+
+
+def test_disabled_or_missing_compiler_is_reported_and_auto_falls_back(
+        monkeypatch, tmp_path):
+    from graphcl_rec.eval.blocks import _auto
+
+    monkeypatch.setenv("GRAPHCL_REC_NATIVE", "0")
+    assert native.status() == (False, "disabled by GRAPHCL_REC_NATIVE=0")
+    emb = torch.randn(3, 4)
+    assert _auto(emb, emb, 5) == "group-major"
+    monkeypatch.setenv("GRAPHCL_REC_NATIVE", "1")
+    monkeypatch.setenv("GRAPHCL_REC_CACHE", str(tmp_path))
+    monkeypatch.setenv("CC", "no-such-compiler-here")
+    with pytest.raises(native.NativeUnavailable, match="no C compiler found"):
+        native.load()
+    ok, why = native.status()
+    assert not ok and "no-such-compiler-here" in why
+    assert _auto(emb, emb, 5) == "group-major"
+
+
+def test_a_failing_compile_names_the_compiler_and_its_message(
+        kernel, monkeypatch, tmp_path):
+    monkeypatch.setenv("GRAPHCL_REC_CACHE", str(tmp_path))
+    with pytest.raises(native.NativeUnavailable, match="failed"):
+        native.load(("-O2", "-shared", "-fPIC", "--no-such-flag"))
+    assert list(tmp_path.iterdir()) == []  # no half-written library left behind
+
+
+def test_auto_picks_native_only_for_float32_cpu_and_small_k(kernel):
+    from graphcl_rec.eval.blocks import NATIVE_MAX_K, _auto
+
+    emb = torch.randn(3, 4)
+    expected = "native" if native.status()[0] else "group-major"
+    assert _auto(emb, emb, 20) == expected
+    assert _auto(emb, emb, NATIVE_MAX_K + 1) == "group-major"
+    assert _auto(emb.double(), emb.double(), 20) == "group-major"
