@@ -1,15 +1,17 @@
 """Full-ranking evaluation with and without a change, alternated in one process.
 
 Usage: python benchmarks/ab_eval.py [--datasets yelp2018 gowalla] [--rev REV]
-           [--old row-major] [--rounds 4] [--threads 2]
+           [--old rev|native|group-major|row-major] [--new auto|...]
+           [--rounds 4] [--threads 2]
 
 Ranks every test user of each dataset against all items with random 64-d embeddings
-(the training pairs excluded, K = 20), switching every round between the earlier
-block ranker ("old") and the working tree's (``graphcl_rec.eval.blocks.topk_blocks``,
-"new") and alternating which goes first. "old" is either ``topk_blocks`` of git
-revision ``--rev`` (``eval/blocks.py`` and ``eval/topk.py`` read with ``git show``)
-or, with ``--old row-major``, the working tree's row-major blocks. The metrics of
-both must be equal; the script stops otherwise.
+(the training pairs excluded, K = 20), switching every round between an "old" and a
+"new" block ranker and alternating which goes first. "new" is the working tree's
+``graphcl_rec.eval.blocks.topk_blocks`` with ranker ``--new`` (default "auto");
+"old" is either ``topk_blocks`` of git revision ``--rev`` (``eval/blocks.py`` and
+``eval/topk.py`` read with ``git show``) or the working tree's with ranker
+``--old``. The metrics of both must agree to 1e-6 (rankers may round the products
+differently, which can reorder near-ties); the script stops otherwise.
 """
 
 from __future__ import annotations
@@ -51,25 +53,31 @@ def topk_blocks_at(rev: str) -> Callable:
 def evaluate_with(fn: Callable, user: torch.Tensor, item: torch.Tensor,
                   test: gr.data.Interactions, train: gr.data.Interactions
                   ) -> dict[str, float]:
-    """Recall/NDCG@20 etc. of all test users, ranked by the block ranker ``fn``."""
-    ranking.topk_blocks = fn
+    """Recall/NDCG@20 etc. of all test users, ranked by the block ranker ``fn``.
+
+    ``fn`` takes ``topk_blocks``' first six arguments (the ranker is bound in it).
+    """
+    ranking.topk_blocks = lambda *a: fn(*a[:6])
     return evaluate_embeddings(user, item, test, train, k=[20])
+
+
+def ranker(name: str) -> Callable:
+    """The working tree's ``topk_blocks`` with ranker ``name``."""
+    return lambda *a: blocks.topk_blocks(*a, ranker=name)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", default=["yelp2018", "gowalla"])
     p.add_argument("--rev", default="HEAD")
-    p.add_argument("--old", choices=["rev", "row-major"], default="rev")
+    p.add_argument("--old", choices=["rev", *blocks.RANKERS], default="rev")
+    p.add_argument("--new", choices=blocks.RANKERS, default="auto")
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    if args.old == "rev":
-        old = topk_blocks_at(args.rev)
-    else:
-        old = partial(blocks.topk_blocks, group_major=False)
-    versions = [("old", old), ("new", blocks.topk_blocks)]
+    old = topk_blocks_at(args.rev) if args.old == "rev" else ranker(args.old)
+    versions = [("old", old), ("new", ranker(args.new))]
     for name in args.datasets:
         train, _, test = gr.data.load(name, val_ratio=0.0)
         gen = torch.Generator().manual_seed(0)
@@ -78,7 +86,8 @@ def main() -> None:
 
         run = partial(evaluate_with, user=user, item=item, test=test, train=train)
         results = [run(fn) for _, fn in versions]
-        if results[0] != results[1]:
+        gap = max(abs(results[0][m] - results[1][m]) for m in results[0])
+        if results[0].keys() != results[1].keys() or gap > 1e-6:
             raise SystemExit(f"{name}: metrics differ: {results}")
         times: dict[str, list[float]] = {"old": [], "new": []}
         for r in range(args.rounds):
@@ -87,10 +96,11 @@ def main() -> None:
                 run(fn)
                 times[label].append(time.perf_counter() - t0)
         ranking.topk_blocks = blocks.topk_blocks
-        old_label = args.rev if args.old == "rev" else "row-major"
+        old_label = args.rev if args.old == "rev" else args.old
         ranked = int(torch.unique(test.user).numel())
         print(f"{name}: {ranked} test users x {train.num_items} items, "
-              f"{args.threads} threads, {args.rounds} rounds (old = {old_label})")
+              f"{args.threads} threads, {args.rounds} rounds (old = {old_label}, "
+              f"new = {args.new}); largest metric gap {gap:.1e}")
         for label, values in times.items():
             print(f"  {label}: min {min(values):.3f} s, median "
                   f"{statistics.median(values):.3f} s")

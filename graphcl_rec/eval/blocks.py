@@ -194,6 +194,10 @@ def topk_blocks(
         yield s, values, indices.clamp_(max=num_items - 1)
 
 
+NATIVE_ROWS = 65536
+"""Users ranked per native call at most (their ``[rows, k]`` lists stay small)."""
+
+
 def _auto(user_emb: Tensor, item_emb: Tensor, k: int) -> Ranker:
     """The ranker ``"auto"`` stands for (see :func:`topk_blocks`)."""
     if user_emb.device.type != "cpu":
@@ -219,10 +223,15 @@ def _native(user_emb: Tensor, item_emb: Tensor, users: Tensor, ex_row: Tensor,
                                                            item_emb.size(1))])
     slabs = item_slabs(item_emb)
     ptr = torch.searchsorted(ex_row, torch.arange(n + 1))
-    for s in range(0, n, block):
-        b = min(block, n - s)
-        yield s, *native.topk_dot(user_emb[users[s : s + b]], slabs, num_items, k,
-                                  ptr[s : s + b + 1], ex_item)
+    # Lists are small ([n, k]): rank many blocks per call, so that the threads
+    # synchronise rarely, and hand them out a block at a time.
+    step = max(block, (NATIVE_ROWS // block) * block)
+    for c in range(0, n, step):
+        m = min(step, n - c)
+        values, indices = native.topk_dot(user_emb[users[c : c + m]], slabs,
+                                          num_items, k, ptr[c : c + m + 1], ex_item)
+        for s in range(0, m, block):
+            yield c + s, values[s : s + block], indices[s : s + block]
 
 
 def _row_major(user_emb: Tensor, item_emb: Tensor, users: Tensor, ex_row: Tensor,

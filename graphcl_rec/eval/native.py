@@ -33,6 +33,9 @@ FLAGS = ("-O3", "-march=native", "-shared", "-fPIC")
 """Compiler flags of the default build (the AVX-512 micro-kernel where the host
 has it)."""
 
+CHUNK = 384
+"""Rows per kernel call (a multiple of the kernel's 96-user cache blocks)."""
+
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 
 
@@ -159,8 +162,10 @@ def topk_dot(rows: Tensor, slabs: Tensor, num_items: int, k: int, ex_ptr: Tensor
         k: List length, ``1 <= k <= num_items``.
         ex_ptr: Exclusion offsets.
         ex_items: Excluded item indices.
-        threads: Worker threads, each taking a contiguous share of the rows
-            (default :func:`torch.get_num_threads`); the kernel releases the GIL.
+        threads: Worker threads (default :func:`torch.get_num_threads`); they take
+            chunks of :data:`CHUNK` rows from a shared queue, so a thread slowed
+            by other work on the machine holds the others up by one chunk at
+            most. The kernel releases the GIL.
         flags: The build to use (see :func:`load`).
 
     Returns:
@@ -183,20 +188,19 @@ def topk_dot(rows: Tensor, slabs: Tensor, num_items: int, k: int, ex_ptr: Tensor
     ex_items = ex_items.to(torch.int64).contiguous()
     values = torch.empty(n, k)
     indices = torch.empty(n, k, dtype=torch.int64)
-    threads = max(1, min(threads or torch.get_num_threads(), n))
-    cuts = [n * t // threads for t in range(threads + 1)]
+    starts = range(0, n, CHUNK)
+    threads = max(1, min(threads or torch.get_num_threads(), len(starts)))
 
-    def part(t: int) -> None:
-        lo, hi = cuts[t], cuts[t + 1]
-        if hi > lo:
-            lib.topk_dot(rows[lo].data_ptr(), hi - lo, slabs.data_ptr(), groups,
-                         num_items, dim, k, ex_ptr[lo].data_ptr(),
-                         ex_items.data_ptr(), values[lo].data_ptr(),
-                         indices[lo].data_ptr())
+    def chunk(lo: int) -> None:
+        hi = min(lo + CHUNK, n)
+        lib.topk_dot(rows[lo].data_ptr(), hi - lo, slabs.data_ptr(), groups,
+                     num_items, dim, k, ex_ptr[lo].data_ptr(), ex_items.data_ptr(),
+                     values[lo].data_ptr(), indices[lo].data_ptr())
 
     if threads == 1:
-        part(0)
+        for lo in starts:
+            chunk(lo)
     else:
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(part, range(threads)))
+            list(pool.map(chunk, starts))
     return values, indices

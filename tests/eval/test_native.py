@@ -36,7 +36,7 @@ def run(rows, items, mask, k, threads=2, flags=native.FLAGS):
 @pytest.mark.parametrize(
     ("n", "num_items", "dim", "k"),
     [(1, 1, 1, 1), (5, 63, 7, 5), (7, 65, 64, 20), (97, 200, 16, 200),
-     (200, 1000, 64, 20), (13, 700, 3, 50)],
+     (200, 1000, 64, 20), (13, 700, 3, 50), (900, 70, 4, 3)],  # 900: 3 chunks
 )
 def test_native_topk_matches_dense_masked_topk(kernel, flags, n, num_items, dim, k):
     gen = torch.Generator().manual_seed(n * 1000 + num_items)
@@ -138,3 +138,26 @@ def test_auto_picks_native_only_for_float32_cpu_and_small_k(kernel):
     assert _auto(emb, emb, 20) == expected
     assert _auto(emb, emb, NATIVE_MAX_K + 1) == "group-major"
     assert _auto(emb.double(), emb.double(), 20) == "group-major"
+
+
+def test_native_blocks_are_the_same_however_many_calls_make_them(kernel,
+                                                                 monkeypatch):
+    import graphcl_rec.eval.blocks as blocks
+
+    gen = torch.Generator().manual_seed(9)
+    user_emb = torch.randn(40, 8, generator=gen)
+    item_emb = torch.randn(300, 8, generator=gen)
+    users = torch.arange(0, 40, 3)
+    keys = torch.unique(torch.randint(0, 40 * 300, (2000,), generator=gen))
+
+    def ranked() -> list:
+        return list(blocks.topk_blocks(user_emb, item_emb, users, keys, 10, 3,
+                                       "native"))
+
+    one_call = ranked()
+    monkeypatch.setattr(blocks, "NATIVE_ROWS", 5)  # 3 users per call
+    many_calls = ranked()
+    assert [s for s, _, _ in many_calls] == [s for s, _, _ in one_call]
+    assert [s for s, _, _ in one_call] == list(range(0, users.numel(), 3))
+    for (_, v1, i1), (_, v2, i2) in zip(one_call, many_calls):
+        assert torch.equal(v1, v2) and torch.equal(i1, i2)
