@@ -174,7 +174,7 @@ def topk_blocks(
     keep = ex_row >= 0
     ex_row, ex_item = ex_row[keep], (exclude % num_items)[keep]  # sorted by row
     if ranker == "auto":
-        ranker = _auto(user_emb, item_emb, k)
+        ranker = auto_ranker(user_emb, item_emb, k)
     if ranker == "native":
         yield from _native(user_emb, item_emb, users, ex_row, ex_item, k, block)
         return
@@ -198,7 +198,7 @@ NATIVE_ROWS = 65536
 """Users ranked per native call at most (their ``[rows, k]`` lists stay small)."""
 
 
-def _auto(user_emb: Tensor, item_emb: Tensor, k: int) -> Ranker:
+def auto_ranker(user_emb: Tensor, item_emb: Tensor, k: int) -> Ranker:
     """The ranker ``"auto"`` stands for (see :func:`topk_blocks`)."""
     if user_emb.device.type != "cpu":
         return "row-major"
