@@ -106,12 +106,12 @@ def test_native_topk_refuses_bad_arguments(kernel):
 
 def test_disabled_or_missing_compiler_is_reported_and_auto_falls_back(
         monkeypatch, tmp_path):
-    from graphcl_rec.eval.blocks import _auto
+    from graphcl_rec.eval.blocks import auto_ranker
 
     monkeypatch.setenv("GRAPHCL_REC_NATIVE", "0")
     assert native.status() == (False, "disabled by GRAPHCL_REC_NATIVE=0")
     emb = torch.randn(3, 4)
-    assert _auto(emb, emb, 5) == "group-major"
+    assert auto_ranker(emb, emb, 5) == "group-major"
     monkeypatch.setenv("GRAPHCL_REC_NATIVE", "1")
     monkeypatch.setenv("GRAPHCL_REC_CACHE", str(tmp_path))
     monkeypatch.setenv("CC", "no-such-compiler-here")
@@ -119,7 +119,7 @@ def test_disabled_or_missing_compiler_is_reported_and_auto_falls_back(
         native.load()
     ok, why = native.status()
     assert not ok and "no-such-compiler-here" in why
-    assert _auto(emb, emb, 5) == "group-major"
+    assert auto_ranker(emb, emb, 5) == "group-major"
 
 
 def test_a_failing_compile_names_the_compiler_and_its_message(
@@ -131,13 +131,13 @@ def test_a_failing_compile_names_the_compiler_and_its_message(
 
 
 def test_auto_picks_native_only_for_float32_cpu_and_small_k(kernel):
-    from graphcl_rec.eval.blocks import NATIVE_MAX_K, _auto
+    from graphcl_rec.eval.blocks import NATIVE_MAX_K, auto_ranker
 
     emb = torch.randn(3, 4)
     expected = "native" if native.status()[0] else "group-major"
-    assert _auto(emb, emb, 20) == expected
-    assert _auto(emb, emb, NATIVE_MAX_K + 1) == "group-major"
-    assert _auto(emb.double(), emb.double(), 20) == "group-major"
+    assert auto_ranker(emb, emb, 20) == expected
+    assert auto_ranker(emb, emb, NATIVE_MAX_K + 1) == "group-major"
+    assert auto_ranker(emb.double(), emb.double(), 20) == "group-major"
 
 
 def test_native_blocks_are_the_same_however_many_calls_make_them(kernel,
