@@ -2,10 +2,10 @@
 
 Usage: python benchmarks/ab_eval.py [--datasets yelp2018 gowalla] [--rev REV]
            [--old rev|native|group-major|row-major] [--new auto|...]
-           [--rounds 4] [--threads 2]
+           [--k 20] [--rounds 4] [--threads 2]
 
 Ranks every test user of each dataset against all items with random 64-d embeddings
-(the training pairs excluded, K = 20), switching every round between an "old" and a
+(the training pairs excluded, K = ``--k``), switching every round between an "old" and a
 "new" block ranker and alternating which goes first. "new" is the working tree's
 ``graphcl_rec.eval.blocks.topk_blocks`` with ranker ``--new`` (default "auto");
 "old" is either ``topk_blocks`` of git revision ``--rev`` (``eval/blocks.py`` and
@@ -51,14 +51,14 @@ def topk_blocks_at(rev: str) -> Callable:
 
 
 def evaluate_with(fn: Callable, user: torch.Tensor, item: torch.Tensor,
-                  test: gr.data.Interactions, train: gr.data.Interactions
+                  test: gr.data.Interactions, train: gr.data.Interactions, k: int
                   ) -> dict[str, float]:
-    """Recall/NDCG@20 etc. of all test users, ranked by the block ranker ``fn``.
+    """Recall/NDCG@k etc. of all test users, ranked by the block ranker ``fn``.
 
     ``fn`` takes ``topk_blocks``' first six arguments (the ranker is bound in it).
     """
     ranking.topk_blocks = lambda *a: fn(*a[:6])
-    return evaluate_embeddings(user, item, test, train, k=[20])
+    return evaluate_embeddings(user, item, test, train, k=[k])
 
 
 def ranker(name: str) -> Callable:
@@ -72,6 +72,7 @@ def main() -> None:
     p.add_argument("--rev", default="HEAD")
     p.add_argument("--old", choices=["rev", *blocks.RANKERS], default="rev")
     p.add_argument("--new", choices=blocks.RANKERS, default="auto")
+    p.add_argument("--k", type=int, default=20)
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
@@ -84,7 +85,8 @@ def main() -> None:
         user = torch.randn(train.num_users, 64, generator=gen)
         item = torch.randn(train.num_items, 64, generator=gen)
 
-        run = partial(evaluate_with, user=user, item=item, test=test, train=train)
+        run = partial(evaluate_with, user=user, item=item, test=test, train=train,
+                      k=args.k)
         results = [run(fn) for _, fn in versions]
         gap = max(abs(results[0][m] - results[1][m]) for m in results[0])
         if results[0].keys() != results[1].keys() or gap > 1e-6:
@@ -99,7 +101,8 @@ def main() -> None:
         old_label = args.rev if args.old == "rev" else args.old
         ranked = int(torch.unique(test.user).numel())
         print(f"{name}: {ranked} test users x {train.num_items} items, "
-              f"{args.threads} threads, {args.rounds} rounds (old = {old_label}, "
+              f"K = {args.k}, {args.threads} threads, {args.rounds} rounds "
+              f"(old = {old_label}, "
               f"new = {args.new}); largest metric gap {gap:.1e}")
         for label, values in times.items():
             print(f"  {label}: min {min(values):.3f} s, median "
