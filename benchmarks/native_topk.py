@@ -4,7 +4,7 @@ Usage: python benchmarks/native_topk.py [--dataset yelp2018] [--k 1 20 100]
                                         [--threads 2] [--repeats 3]
 
 Ranks every test user of the dataset against all items with random 64-d embeddings
-(nothing excluded) by ``graphcl_rec.eval.native.topk_dot``, for each ``--k``, and
+(nothing excluded) by ``graphcl_rec.native.topk.topk_dot``, for each ``--k``, and
 prints the best time of ``--repeats`` and its rate in GFLOP/s (``2 N I d`` FLOP),
 next to a 2048^3 sgemm timed in the same process. ``k = 1`` shows the products'
 cost; larger ``k`` adds the selection's insertions.
@@ -18,8 +18,9 @@ import time
 import torch
 
 import graphcl_rec as gr
-from graphcl_rec.eval import native
+from graphcl_rec import native
 from graphcl_rec.eval.blocks import item_slabs
+from graphcl_rec.native.topk import topk_dot
 
 
 def best_of(fn, repeats: int) -> float:
@@ -56,7 +57,7 @@ def main() -> None:
           f"{args.threads} threads; sgemm {sgemm / 1e9:.0f} GFLOP/s, so the products "
           f"take {flop / sgemm * 1e3:.0f} ms at that rate")
     for k in args.k:
-        t = best_of(lambda k=k: native.topk_dot(rows, slabs, train.num_items, k, ptr,
+        t = best_of(lambda k=k: topk_dot(rows, slabs, train.num_items, k, ptr,
                                                 none, args.threads), args.repeats)
         print(f"  k = {k:4d}: {t * 1e3:7.1f} ms, {flop / t / 1e9:5.0f} GFLOP/s "
               f"({flop / sgemm / t:.2f} of the sgemm rate)")

@@ -90,7 +90,7 @@ def native_kernel(request: pytest.FixtureRequest) -> None:
     be built (no C compiler, or ``GRAPHCL_REC_NATIVE=0``), naming the reason."""
     callspec = getattr(request.node, "callspec", None)
     if callspec is not None and callspec.params.get("ranker") == "native":
-        from graphcl_rec.eval import native
+        from graphcl_rec import native
 
         try:
             native.load()

@@ -9,8 +9,9 @@ import torch
 from torch import Tensor
 
 from graphcl_rec.data.interactions import Interactions
-from graphcl_rec.eval import native
 from graphcl_rec.eval.topk import GROUP, group_major_topk, grouped_topk, padded_width
+from graphcl_rec.native import status as native_status
+from graphcl_rec.native.topk import topk_dot
 
 Exclude = Interactions | Sequence[Interactions] | None
 """Pairs never to rank: one set of interactions, several, or ``None``."""
@@ -127,7 +128,7 @@ def topk_blocks(
 
     Rankers:
 
-    - ``"native"``: the fused kernel of :mod:`graphcl_rec.eval.native` ranks the
+    - ``"native"``: the fused kernel of :mod:`graphcl_rec.native.topk` ranks the
       block without writing its scores (float32 on CPU; about 1.5x faster than
       ``"group-major"`` on Yelp2018 here, PERF.md).
     - ``"group-major"``: the block is written ``[G, b, 64]`` by one batched product
@@ -137,7 +138,7 @@ def topk_blocks(
     - ``"row-major"``: one ``[b, W]`` product into a buffer allocated once, ranked
       by :func:`~graphcl_rec.eval.topk.grouped_topk`.
     - ``"auto"`` (default): ``"native"`` for float32 CPU embeddings and ``k <= 128``
-      where :func:`graphcl_rec.eval.native.status` allows it, else
+      where :func:`graphcl_rec.native.status` allows it, else
       ``"group-major"`` on CPU and ``"row-major"`` elsewhere.
 
     Excluded pairs are set to :math:`-\infty` by index (skipped, natively); a
@@ -161,7 +162,7 @@ def topk_blocks(
     Raises:
         ValueError: On an unknown ranker, or ``"native"`` for other than float32
             CPU embeddings.
-        graphcl_rec.eval.native.NativeUnavailable: For ``"native"`` where the
+        graphcl_rec.native.NativeUnavailable: For ``"native"`` where the
             kernel cannot be built.
     """
     if ranker not in RANKERS:
@@ -203,7 +204,7 @@ def auto_ranker(user_emb: Tensor, item_emb: Tensor, k: int) -> Ranker:
     if user_emb.device.type != "cpu":
         return "row-major"
     if (user_emb.dtype == item_emb.dtype == torch.float32 and k <= NATIVE_MAX_K
-            and native.status()[0]):
+            and native_status()[0]):
         return "native"
     return "group-major"
 
@@ -211,7 +212,7 @@ def auto_ranker(user_emb: Tensor, item_emb: Tensor, k: int) -> Ranker:
 def _native(user_emb: Tensor, item_emb: Tensor, users: Tensor, ex_row: Tensor,
             ex_item: Tensor, k: int, block: int
             ) -> Iterator[tuple[int, Tensor, Tensor]]:
-    """Blocks ranked by :func:`graphcl_rec.eval.native.topk_dot` (no score buffer)."""
+    """Blocks ranked by :func:`graphcl_rec.native.topk.topk_dot` (no score buffer)."""
     if not (user_emb.dtype == item_emb.dtype == torch.float32 and user_emb.is_cpu):
         raise ValueError(
             f"ranker 'native' takes float32 CPU embeddings (got {user_emb.dtype} "
@@ -228,7 +229,7 @@ def _native(user_emb: Tensor, item_emb: Tensor, users: Tensor, ex_row: Tensor,
     step = max(block, (NATIVE_ROWS // block) * block)
     for c in range(0, n, step):
         m = min(step, n - c)
-        values, indices = native.topk_dot(user_emb[users[c : c + m]], slabs,
+        values, indices = topk_dot(user_emb[users[c : c + m]], slabs,
                                           num_items, k, ptr[c : c + m + 1], ex_item)
         for s in range(0, m, block):
             yield c + s, values[s : s + block], indices[s : s + block]

@@ -2,12 +2,16 @@ r"""Contrastive losses on normalised embeddings."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+
+from graphcl_rec.native import load
+from graphcl_rec.native import status as native_status
+from graphcl_rec.native.nce import softmax_terms, supports
 
 
 class _InfoNCE(torch.autograd.Function):
@@ -38,8 +42,15 @@ class _InfoNCE(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, a: Tensor, c: Tensor, target: Tensor,  # noqa: D102
                 scale: float | Tensor, bound: float | None,
-                weight: Tensor | None, low: torch.dtype | None) -> Tensor:
+                weight: Tensor | None, low: torch.dtype | None,
+                fused: bool = False) -> Tensor:
         need_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+        if fused:
+            total, grads = _fused(a, c, target, weight, need_grad)
+            if grads is not None:
+                ctx.save_for_backward(*grads)
+            ctx.scale = scale
+            return total * scale
         if a.device.type != "cpu":
             budget = _InfoNCE.BLOCK_CUDA
         else:
@@ -88,10 +99,25 @@ class _InfoNCE(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor  # noqa: D102
-                 ) -> tuple[Tensor, Tensor, None, None, None, None, None]:
+                 ) -> tuple[Tensor, Tensor, None, None, None, None, None, None]:
         grad_a, grad_c = ctx.saved_tensors
         g = grad * ctx.scale
-        return grad_a * g, grad_c * g, None, None, None, None, None
+        return grad_a * g, grad_c * g, None, None, None, None, None, None
+
+
+def _fused(a: Tensor, c: Tensor, target: Tensor, weight: Tensor | None,
+           need_grad: bool) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
+    """The weighted NLL sum and both gradients from :mod:`graphcl_rec.native.nce`."""
+    lse, soft_a, soft_c = softmax_terms(a, c, weight, need_grad)
+    pos = c[target]
+    nll = lse - (a * pos).sum(dim=1)
+    total = nll.sum() if weight is None else (nll * weight).sum()
+    if soft_a is None or soft_c is None:
+        return total, None
+    w = None if weight is None else weight[:, None]
+    grad_a = soft_a.sub_(pos if w is None else pos * w)
+    grad_c = soft_c.index_add_(0, target, a if w is None else a * w, alpha=-1.0)
+    return total, (grad_a, grad_c)
 
 
 def _product(x: Tensor, y: Tensor, low: torch.dtype | None, dtype: torch.dtype
@@ -110,6 +136,7 @@ def info_nce(
     reduction: str = "mean",
     weight: Tensor | None = None,
     matmul_dtype: torch.dtype | None = None,
+    kernel: Literal["auto", "native", "torch"] = "auto",
 ) -> Tensor:
     r"""InfoNCE (NT-Xent) on cosine similarities.
 
@@ -126,7 +153,10 @@ def info_nce(
     ``cross_entropy(cos / tau, target)``; it is computed in cache-sized blocks of
     anchors with the gradient formed alongside, and never holds the ``[B, M]``
     logits at once (2000 anchors x 40,000 candidates, forward + backward on one
-    thread: 1.34 s with ``cross_entropy``, 0.62 s here).
+    thread: 1.34 s with ``cross_entropy``, 0.62 s here). On float32 CPU tensors
+    with ``d % 64 == 0`` the fused C kernel of :mod:`graphcl_rec.native.nce` forms
+    the same terms without storing any logits, where it builds (1.66x faster on
+    SGL-ED's Gowalla terms, ``benchmarks/PERF.md``).
 
     Args:
         anchor: ``[B, d]`` first-view embeddings.
@@ -146,9 +176,21 @@ def info_nce(
             moved by 7e-7 and the gradients by 2e-4 (relative), and one thread of an
             AVX-512-BF16 CPU ran that forward + backward in 0.36 s against 0.68 s
             in fp32 (``benchmarks/PERF.md``).
+        kernel: ``"auto"`` (default) takes the fused native kernel for float32
+            CPU tensors with ``d % 64 == 0``, full-precision products and
+            ``tau >= 0.025`` where :func:`graphcl_rec.native.status` allows it,
+            else torch's blocked products; ``"native"`` or ``"torch"`` force one.
+            Both agree to float rounding (the kernel's own summation order and
+            ``exp``).
 
     Returns:
         Scalar loss.
+
+    Raises:
+        ValueError: On a bad ``tau``, ``reduction``, ``weight``, ``matmul_dtype``
+            or ``kernel``, or ``kernel="native"`` where it does not apply.
+        graphcl_rec.native.NativeUnavailable: For ``kernel="native"`` where the
+            kernel cannot be built.
 
     Examples:
         >>> import torch
@@ -181,7 +223,27 @@ def info_nce(
             f"'matmul_dtype' must be a floating dtype (got {matmul_dtype})"
         )
     low = None if matmul_dtype in (None, a.dtype) else matmul_dtype
-    return _InfoNCE.apply(a, c, target, scale, bound, weight, low)
+    fused = _use_fused(kernel, a, c, low, bound)
+    return _InfoNCE.apply(a, c, target, scale, bound, weight, low, fused)
+
+
+def _use_fused(kernel: str, a: Tensor, c: Tensor, low: torch.dtype | None,
+               bound: float | None) -> bool:
+    """Whether :func:`info_nce` takes the native kernel (see its ``kernel``)."""
+    if kernel not in ("auto", "native", "torch"):
+        raise ValueError(f"'kernel' must be 'auto', 'native' or 'torch' "
+                         f"(got {kernel!r})")
+    if kernel == "torch":
+        return False
+    fits = supports(a, c) and low is None and bound is not None
+    if kernel == "native":
+        if not fits:
+            raise ValueError(
+                "kernel 'native' takes float32 CPU tensors with d % 64 == 0, "
+                "full-precision products and tau >= 0.025")
+        load()  # raises NativeUnavailable with the reason
+        return True
+    return fits and native_status()[0]
 
 
 def unique_anchors(ids: Tensor, sync_free: bool) -> tuple[Tensor, Tensor | None]:

@@ -3,8 +3,10 @@ import ctypes
 import pytest
 import torch
 
-from graphcl_rec.eval import native
+from graphcl_rec import native
 from graphcl_rec.eval.blocks import item_slabs
+from graphcl_rec.native.build import _host
+from graphcl_rec.native.topk import topk_dot
 
 PORTABLE = ("-O2", "-shared", "-fPIC")  # the plain-C loop, without -march=native
 
@@ -29,7 +31,7 @@ def run(rows, items, mask, k, threads=2, flags=native.FLAGS):
                                                          items.size(1))]))
     r, i = mask.nonzero(as_tuple=True)  # row-major: items ascending per row
     ptr = torch.searchsorted(r, torch.arange(rows.size(0) + 1))
-    return native.topk_dot(rows, slabs, num_items, k, ptr, i, threads, flags)
+    return topk_dot(rows, slabs, num_items, k, ptr, i, threads, flags)
 
 
 @pytest.mark.parametrize("flags", [native.FLAGS, PORTABLE], ids=["default", "plain"])
@@ -82,12 +84,12 @@ def test_native_topk_is_the_same_for_any_thread_count(kernel, threads):
 
 
 def test_default_build_has_the_simd_kernel_where_the_host_has_avx512(kernel):
-    flags = native._host()
+    flags = _host()
     portable = native.load(PORTABLE)
-    assert portable.topk_dot_simd() == 0
+    assert portable.native_simd() == 0
     assert isinstance(portable, ctypes.CDLL)
     if " avx512f" in flags:
-        assert native.load().topk_dot_simd() == 512
+        assert native.load().native_simd() == 512
         assert native.status() == (True, "avx512")
 
 
@@ -97,11 +99,11 @@ def test_native_topk_refuses_bad_arguments(kernel):
     ptr = torch.zeros(3, dtype=torch.long)
     none = torch.zeros(0, dtype=torch.long)
     with pytest.raises(ValueError, match="float32 CPU"):
-        native.topk_dot(rows.double(), slabs.double(), 64, 1, ptr, none)
+        topk_dot(rows.double(), slabs.double(), 64, 1, ptr, none)
     with pytest.raises(ValueError, match="do not fit"):
-        native.topk_dot(rows, slabs, 65, 1, ptr, none)
+        topk_dot(rows, slabs, 65, 1, ptr, none)
     with pytest.raises(ValueError, match="'k'"):
-        native.topk_dot(rows, slabs, 64, 65, ptr, none)
+        topk_dot(rows, slabs, 64, 65, ptr, none)
 
 
 def test_disabled_or_missing_compiler_is_reported_and_auto_falls_back(

@@ -1,5 +1,5 @@
 /*
- * Fused full-catalogue top-K of dot-product scores, for graphcl_rec.eval.native.
+ * Fused full-catalogue top-K of dot-product scores, for graphcl_rec/native/topk.py.
  *
  * For each user row a[u] (length d) and every item column, the score is
  * s[u, i] = sum_e a[u, e] * v[i, e]. The items come as slabs of S = 64 columns,
@@ -13,8 +13,8 @@
  * Ties keep the lower item index first. Values are the float32 sums in the order
  * e = 0 .. d-1 with fused multiply-adds; a BLAS product may round differently.
  *
- * Built on first use by graphcl_rec/eval/native.py with the host's C compiler; the
- * AVX-512 micro-kernel is used where the compiler targets it, plain C elsewhere.
+ * Built on first use by graphcl_rec/native/build.py with the host's C compiler;
+ * the AVX-512 micro-kernel is used where the compiler targets it, plain C elsewhere.
  */
 #include <math.h>
 #include <stdint.h>
@@ -25,15 +25,6 @@
 #define S 64  /* items per slab */
 #define R 6   /* users per register tile: 6 x 4 accumulators of 16 floats */
 #define UB 96 /* users per cache block: their rows and one slab stay in L1/L2 */
-
-/* 512 when the AVX-512 micro-kernel was compiled in, else 0. */
-int64_t topk_dot_simd(void) {
-#ifdef __AVX512F__
-    return 512;
-#else
-    return 0;
-#endif
-}
 
 /*
  * Inserts (v, col) into a list of k values sorted largest first, where

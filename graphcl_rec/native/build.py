@@ -1,0 +1,138 @@
+r"""Builds the C kernels of this folder on first use and loads them with ctypes.
+
+All ``*.c`` files here are compiled together, once per machine, with the host's C
+compiler (``$CC``, else ``cc``; plain C, no Python or torch headers, about a
+second) into the library's cache folder
+(:func:`~graphcl_rec.data.cache.cache_root`: ``$GRAPHCL_REC_CACHE``, default
+``~/.cache/graphcl_rec``). Nothing here is needed for the library to work: without
+a compiler, or with ``GRAPHCL_REC_NATIVE=0``, :func:`status` says why and callers
+use torch operators.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from graphcl_rec.data.cache import cache_root
+
+SOURCES = tuple(sorted(Path(__file__).parent.glob("*.c")))
+FLAGS = ("-O3", "-march=native", "-shared", "-fPIC")
+"""Compiler flags of the default build (the AVX-512 micro-kernel where the host
+has it)."""
+
+_P, _I = ctypes.c_void_p, ctypes.c_int64
+
+
+class NativeUnavailable(RuntimeError):
+    """The kernel cannot be built or loaded here (the message says why)."""
+
+
+def _host() -> str:
+    """What ``-march=native`` depends on: the machine and its CPU flags."""
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags = line
+                break
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()} {flags}"
+
+
+def load(flags: tuple[str, ...] = FLAGS) -> ctypes.CDLL:
+    """Builds (once per sources, flags, compiler and host) and loads the kernels.
+
+    A build's outcome, failure included, is remembered for the process, so that a
+    missing compiler costs one attempt.
+
+    Args:
+        flags: Compiler flags; tests also build a portable variant without the
+            SIMD micro-kernel.
+
+    Returns:
+        The loaded library.
+
+    Raises:
+        NativeUnavailable: When disabled by ``GRAPHCL_REC_NATIVE=0``, when no
+            compiler is found, or when compiling or loading fails (with the
+            compiler's message).
+    """
+    if os.environ.get("GRAPHCL_REC_NATIVE", "1") == "0":
+        raise NativeUnavailable("disabled by GRAPHCL_REC_NATIVE=0")
+    cc = os.environ.get("CC", "cc")
+    key = (flags, cc, str(cache_root()))
+    if key not in _BUILDS:
+        try:
+            _BUILDS[key] = _build(flags, cc)
+        except NativeUnavailable as err:
+            _BUILDS[key] = err
+    outcome = _BUILDS[key]
+    if isinstance(outcome, NativeUnavailable):
+        raise outcome
+    return outcome
+
+
+_BUILDS: dict[tuple[tuple[str, ...], str, str], ctypes.CDLL | NativeUnavailable] = {}
+
+
+def _build(flags: tuple[str, ...], cc: str) -> ctypes.CDLL:
+    """Compiles the sources into the cache unless there already, and loads them."""
+    compiler = shutil.which(cc)
+    if compiler is None:
+        raise NativeUnavailable(f"no C compiler found (CC={cc})")
+    key = hashlib.sha256(
+        "\0".join([*(src.read_text() for src in SOURCES), *flags, compiler,
+                   _host()]).encode()
+    ).hexdigest()[:16]
+    target = cache_root() / f"native-{key}.so"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+        os.close(fd)
+        try:
+            command = [compiler, *flags, "-o", tmp, *map(str, SOURCES), "-lm"]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise NativeUnavailable(f"{' '.join(command)} failed:\n{done.stderr}")
+            os.replace(tmp, target)  # atomic: concurrent builders agree
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    try:
+        lib = ctypes.CDLL(str(target))
+    except OSError as err:
+        raise NativeUnavailable(f"cannot load {target}: {err}") from err
+    lib.topk_dot.argtypes = [_P, _I, _P, _I, _I, _I, _I, _P, _P, _P, _P]
+    lib.topk_dot.restype = None
+    lib.nce_norm.argtypes = [_P, _I, _P, _I, _I, _I, _P, _I, _P]
+    lib.nce_norm.restype = None
+    lib.nce_grads.argtypes = [_P, _I, _P, _P, _I, _I, _I, _P, _I, _P, _P, _P, _P]
+    lib.nce_grads.restype = None
+    lib.native_simd.restype = _I
+    return lib
+
+
+def status() -> tuple[bool, str]:
+    """Whether the default build is usable with its SIMD micro-kernel, and why not.
+
+    Returns:
+        ``(True, "avx512")``, or ``(False, reason)``; the evaluator's
+        ``ranker="auto"`` and :func:`~graphcl_rec.losses.info_nce` use the kernels
+        only in the first case.
+    """
+    try:
+        lib = load()
+    except NativeUnavailable as err:
+        return False, str(err)
+    if lib.native_simd() != 512:
+        return False, "built without the AVX-512 micro-kernel (plain C is slower "\
+                      "than torch's products here)"
+    return True, "avx512"
