@@ -1,6 +1,7 @@
 """One training step with and without a change, alternated in one process.
 
-Usage: python benchmarks/ab_step.py --toggle take_rows|anchor_rows|block_low|info_nce
+Usage: python benchmarks/ab_step.py
+           --toggle take_rows|anchor_rows|block_low|info_nce|fused_nce
            [--dataset gowalla] [--model sgl-ed] [--nce-precision bfloat16]
            [--rounds 6] [--steps 2] [--threads 2] [--block 4194304] [--rev REV]
 
@@ -15,7 +16,9 @@ goes first, so both share the machine's load. The toggles:
 * ``block_low``: bf16 InfoNCE CPU blocks of ``BLOCK`` (old, 2^21) or ``--block``
   logits (new; default ``BLOCK_LOW``);
 * ``info_nce``: the InfoNCE forward of git revision ``--rev`` (old, read with
-  ``git show``) or the working tree's.
+  ``git show``) or the working tree's;
+* ``fused_nce``: ``info_nce`` through torch's blocked products (old) or its default
+  choice, the fused native kernel where it applies (``graphcl_rec.native.nce``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from graphcl_rec.contrast import SGL
 from graphcl_rec.data.sampling import PairSampler
 from graphcl_rec.graph import adjacency
 from graphcl_rec.graph import rows as rows_module
+from graphcl_rec.losses import contrastive
 from graphcl_rec.losses.contrastive import _InfoNCE
 
 
@@ -101,6 +105,8 @@ def toggles(block: int, rev: str | None
                         set_attr(SGL, "loss", new_loss)),
         "block_low": (set_attr(_InfoNCE, "BLOCK_LOW", _InfoNCE.BLOCK),
                       set_attr(_InfoNCE, "BLOCK_LOW", block)),
+        "fused_nce": (set_attr(contrastive, "_use_fused", lambda *a: False),
+                      set_attr(contrastive, "_use_fused", contrastive._use_fused)),
     }
     if rev is not None:  # reads git only when this toggle is asked for
         table["info_nce"] = (
@@ -112,7 +118,8 @@ def toggles(block: int, rev: str | None
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--toggle", required=True,
-                   choices=["take_rows", "anchor_rows", "block_low", "info_nce"])
+                   choices=["take_rows", "anchor_rows", "block_low", "info_nce",
+                            "fused_nce"])
     p.add_argument("--dataset", default="gowalla")
     p.add_argument("--model", default="sgl-ed", choices=sorted(MODELS))
     p.add_argument("--nce-precision", choices=["full", "bfloat16"], default=None)

@@ -112,10 +112,9 @@ def _build(flags: tuple[str, ...], cc: str) -> ctypes.CDLL:
         raise NativeUnavailable(f"cannot load {target}: {err}") from err
     lib.topk_dot.argtypes = [_P, _I, _P, _I, _I, _I, _I, _P, _P, _P, _P]
     lib.topk_dot.restype = None
-    lib.nce_norm.argtypes = [_P, _I, _P, _I, _I, _I, _P, _I, _P]
-    lib.nce_norm.restype = None
-    lib.nce_grads.argtypes = [_P, _I, _P, _P, _I, _I, _I, _P, _I, _P, _P, _P, _P]
-    lib.nce_grads.restype = None
+    lib.nce_fused.argtypes = [_P, _I, _I, _P, _P, _I, _P, _I, _P, _I, _P, _P, _P, _P,
+                              _P]
+    lib.nce_fused.restype = None
     lib.native_simd.restype = _I
     return lib
 

@@ -2,25 +2,28 @@
  * All-candidate InfoNCE sums, for graphcl_rec/native/nce.py.
  *
  * Anchors a[b] (already divided by the temperature) meet every candidate c[j];
- * with p[b, j] = exp(a_b . c_j) (logits bounded, so no shift is needed):
+ * with p[b, j] = exp(a_b . c_j) (logits bounded, so no shift is needed), weights
+ * w[b] (1 without weights) and norm[b] = sum_j p[b, j], nce_fused forms
  *
- *   nce_norm:  norm[b] += sum_j p[b, j]
- *   nce_grads: P[b, j] = coef[b] p[b, j];  sa[b] += sum_j P[b, j] c_j;
- *              gc[j] = sum_b P[b, j] a_b
+ *   norm[b],   sa[b] = (w_b / norm_b) sum_j p[b, j] c_j,
+ *   gc[j]    += sum_b (w_b / norm_b) p[b, j] a_b,
  *
- * With coef = w / norm these are the softmax terms of both gradients. Each call
- * covers the candidate slabs [g0, g1) (64 candidates each: slabs[g, e, j] =
- * c[64 g + j, e], crows = c as rows, zero rows padding the last slab, whose real
- * columns last_mask marks with 1), so threads split the candidates: norm and sa are
- * partial sums per thread, gc rows belong to one thread. The logits are made 4
- * anchors x 64 candidates at a time in registers and never stored; P lives one slab
- * at a time in pbuf ([B, 64]). The products cost four [B, d] x [d, M] products: the
- * logits are made twice (once per call), since the normalisation must be known
- * before the candidates' gradient is summed.
+ * the softmax parts of both gradients. The candidates come twice: as slabs of 64
+ * (slabs[g, e, j] = c[64 g + j, e]) for the logits and as rows (crows) for sa, with
+ * zero rows padding the last slab, whose real columns last_mask marks with 1.
  *
- * B must be a multiple of 4 (pad anchors with zero rows and coef 0). The AVX-512
- * micro-kernels need d % 64 == 0; other d, and builds without AVX-512, take plain C
- * loops with expf.
+ * Anchors go in tiles of A rows: the tile's p (A x W floats, W = 64 groups) is made
+ * 4 anchors x 64 candidates at a time in registers and written to pbuf once, then
+ * read back slab by slab for sa (the tile's sa rows and one slab of crows stay in
+ * L1) and gc (one slab of gc rows, loaded, updated from all A anchors, stored). So
+ * the work is three [B, d] x [d, M] products plus one exp per logit, and gc moves
+ * through memory once per tile: larger tiles move it less often, while pbuf must
+ * stay in cache (nce.py sizes it). Threads take disjoint anchor ranges, each with
+ * its own gc (summed by the caller).
+ *
+ * The row counts must be multiples of 4 (pad anchors with zero rows of weight 0).
+ * The AVX-512 micro-kernels need d % 64 == 0; other d, and builds without AVX-512,
+ * take plain C loops with expf.
  */
 #include <math.h>
 #include <stdint.h>
@@ -35,44 +38,35 @@ static float mask_at(const float *last_mask, int64_t g, int64_t groups, int64_t 
     return g == groups - 1 ? last_mask[j] : 1.0f;
 }
 
-static float logit(const float *a, const float *slab, int64_t d, int64_t j) {
-    float acc = 0.0f;
-    for (int64_t e = 0; e < d; e++) acc += a[e] * slab[e * S + j];
-    return acc;
-}
-
-static void norm_plain(const float *a, int64_t B, const float *slabs, int64_t g0,
-                       int64_t g1, int64_t groups, const float *last_mask, int64_t d,
-                       float *norm) {
-    for (int64_t b = 0; b < B; b++) {
-        float acc = 0.0f;
-        for (int64_t g = g0; g < g1; g++)
-            for (int64_t j = 0; j < S; j++)
-                acc += mask_at(last_mask, g, groups, j) *
-                       expf(logit(a + b * d, slabs + g * d * S, d, j));
-        norm[b] += acc;
-    }
-}
-
-static void grads_plain(const float *a, int64_t B, const float *slabs,
-                        const float *crows, int64_t g0, int64_t g1, int64_t groups,
-                        const float *last_mask, int64_t d, const float *coef,
-                        float *pbuf, float *sa, float *gc) {
-    for (int64_t g = g0; g < g1; g++) {
-        const float *slab = slabs + g * d * S, *cr = crows + g * S * d;
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t j = 0; j < S; j++)
-                pbuf[b * S + j] = coef[b] * mask_at(last_mask, g, groups, j) *
-                                  expf(logit(a + b * d, slab, d, j));
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t j = 0; j < S; j++)
-                for (int64_t e = 0; e < d; e++) sa[b * d + e] += pbuf[b * S + j] * cr[j * d + e];
-        for (int64_t j = 0; j < S; j++)
+static void fused_plain(const float *a, int64_t b0, int64_t b1, const float *slabs,
+                        const float *crows, int64_t groups, const float *last_mask,
+                        int64_t d, const float *weight, int64_t A, float *pbuf,
+                        float *norm, float *sa, float *gc) {
+    int64_t W = groups * S;
+    for (int64_t t0 = b0; t0 < b1; t0 += A) {
+        int64_t rows = b1 - t0 < A ? b1 - t0 : A;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *ar = a + (t0 + r) * d;
+            float total = 0.0f, k;
+            for (int64_t j = 0; j < W; j++) {
+                const float *slab = slabs + (j / S) * d * S;
+                float acc = 0.0f, p;
+                for (int64_t e = 0; e < d; e++) acc += ar[e] * slab[e * S + j % S];
+                p = mask_at(last_mask, j / S, groups, j % S) * expf(acc);
+                if (pbuf) pbuf[r * W + j] = p;
+                total += p;
+            }
+            norm[t0 + r] = total;
+            if (!pbuf) continue;
+            k = (weight ? weight[t0 + r] : 1.0f) / total;
             for (int64_t e = 0; e < d; e++) {
                 float acc = 0.0f;
-                for (int64_t b = 0; b < B; b++) acc += pbuf[b * S + j] * a[b * d + e];
-                gc[(g * S + j) * d + e] = acc;
+                for (int64_t j = 0; j < W; j++) acc += pbuf[r * W + j] * crows[j * d + e];
+                sa[(t0 + r) * d + e] = k * acc;
             }
+            for (int64_t j = 0; j < W; j++)
+                for (int64_t e = 0; e < d; e++) gc[j * d + e] += k * pbuf[r * W + j] * ar[e];
+        }
     }
 }
 
@@ -120,97 +114,103 @@ static inline void tile_exp(const float *a, int64_t d, const float *slab,
 }
 #endif
 
-void nce_norm(const float *a, int64_t B, const float *slabs, int64_t g0, int64_t g1,
-              int64_t groups, const float *last_mask, int64_t d, float *norm) {
+/*
+ * Anchors [b0, b1) of a ([*, d]) against all groups * 64 candidates; pbuf holds
+ * A x (groups * 64) floats and ascaled A x d (NULL pbuf: norm only, no gradients).
+ * Writes norm and sa for the range; adds into gc ([groups * 64, d]).
+ */
+void nce_fused(const float *a, int64_t b0, int64_t b1, const float *slabs,
+               const float *crows, int64_t groups, const float *last_mask, int64_t d,
+               const float *weight, int64_t A, float *pbuf, float *ascaled,
+               float *norm, float *sa, float *gc) {
 #ifdef __AVX512F__
     if (d % 64 == 0) {
-        for (int64_t b0 = 0; b0 < B; b0 += RA) {
-            __m512 acc[RA], e[RA][4];
-            int r;
-            for (r = 0; r < RA; r++) acc[r] = _mm512_setzero_ps();
-            for (int64_t g = g0; g < g1; g++) {
-                tile_exp(a + b0 * d, d, slabs + g * d * S,
-                         g == groups - 1 ? last_mask : 0, e);
-                for (r = 0; r < RA; r++)
-                    acc[r] = _mm512_add_ps(acc[r], _mm512_add_ps(
-                        _mm512_add_ps(e[r][0], e[r][1]), _mm512_add_ps(e[r][2], e[r][3])));
+        int64_t W = groups * S, t0, s0, g, r, e, e0, jj, j0;
+        int q, j;
+        for (t0 = b0; t0 < b1; t0 += A) {
+            int64_t rows = b1 - t0 < A ? b1 - t0 : A;
+            /* p = exp(logits) of the tile into pbuf, and its row sums */
+            for (s0 = 0; s0 < rows; s0 += RA) {
+                __m512 acc[RA], ex[RA][4];
+                for (q = 0; q < RA; q++) acc[q] = _mm512_setzero_ps();
+                for (g = 0; g < groups; g++) {
+                    tile_exp(a + (t0 + s0) * d, d, slabs + g * d * S,
+                             g == groups - 1 ? last_mask : 0, ex);
+                    for (q = 0; q < RA; q++) {
+                        if (pbuf)
+                            for (j = 0; j < 4; j++)
+                                _mm512_storeu_ps(pbuf + (s0 + q) * W + g * S + 16 * j, ex[q][j]);
+                        acc[q] = _mm512_add_ps(acc[q], _mm512_add_ps(
+                            _mm512_add_ps(ex[q][0], ex[q][1]), _mm512_add_ps(ex[q][2], ex[q][3])));
+                    }
+                }
+                for (q = 0; q < RA; q++) norm[t0 + s0 + q] = _mm512_reduce_add_ps(acc[q]);
             }
-            for (r = 0; r < RA; r++) norm[b0 + r] += _mm512_reduce_add_ps(acc[r]);
+            if (!pbuf) continue;
+            for (r = 0; r < rows; r++) {
+                float k = (weight ? weight[t0 + r] : 1.0f) / norm[t0 + r];
+                for (e = 0; e < d; e++) {
+                    ascaled[r * d + e] = k * a[(t0 + r) * d + e];
+                    sa[(t0 + r) * d + e] = 0.0f;
+                }
+            }
+            for (g = 0; g < groups; g++) {
+                const float *cr = crows + g * S * d;
+                for (e0 = 0; e0 < d; e0 += 64) {
+                    /* sa[r] += sum over the slab of p[r, j] c_j (scaled at the end) */
+                    for (s0 = 0; s0 < rows; s0 += RA) {
+                        __m512 acc[RA][4];
+                        float *sr = sa + (t0 + s0) * d + e0;
+                        for (q = 0; q < RA; q++)
+                            for (j = 0; j < 4; j++) acc[q][j] = _mm512_loadu_ps(sr + q * d + 16 * j);
+                        for (jj = 0; jj < S; jj++) {
+                            const float *row = cr + jj * d + e0;
+                            __m512 r0 = _mm512_loadu_ps(row), r1 = _mm512_loadu_ps(row + 16);
+                            __m512 r2 = _mm512_loadu_ps(row + 32), r3 = _mm512_loadu_ps(row + 48);
+                            for (q = 0; q < RA; q++) {
+                                __m512 pv = _mm512_set1_ps(pbuf[(s0 + q) * W + g * S + jj]);
+                                acc[q][0] = _mm512_fmadd_ps(pv, r0, acc[q][0]);
+                                acc[q][1] = _mm512_fmadd_ps(pv, r1, acc[q][1]);
+                                acc[q][2] = _mm512_fmadd_ps(pv, r2, acc[q][2]);
+                                acc[q][3] = _mm512_fmadd_ps(pv, r3, acc[q][3]);
+                            }
+                        }
+                        for (q = 0; q < RA; q++)
+                            for (j = 0; j < 4; j++) _mm512_storeu_ps(sr + q * d + 16 * j, acc[q][j]);
+                    }
+                    /* gc[j] += sum_r p[r, j] ascaled_r, 4 candidates of the slab at a time */
+                    for (j0 = g * S; j0 < g * S + S; j0 += 4) {
+                        __m512 acc[4][4];
+                        for (q = 0; q < 4; q++)
+                            for (j = 0; j < 4; j++)
+                                acc[q][j] = _mm512_loadu_ps(gc + (j0 + q) * d + e0 + 16 * j);
+                        for (r = 0; r < rows; r++) {
+                            const float *ar = ascaled + r * d + e0, *pr = pbuf + r * W + j0;
+                            __m512 a0 = _mm512_loadu_ps(ar), a1 = _mm512_loadu_ps(ar + 16);
+                            __m512 a2 = _mm512_loadu_ps(ar + 32), a3 = _mm512_loadu_ps(ar + 48);
+                            for (q = 0; q < 4; q++) {
+                                __m512 pv = _mm512_set1_ps(pr[q]);
+                                acc[q][0] = _mm512_fmadd_ps(pv, a0, acc[q][0]);
+                                acc[q][1] = _mm512_fmadd_ps(pv, a1, acc[q][1]);
+                                acc[q][2] = _mm512_fmadd_ps(pv, a2, acc[q][2]);
+                                acc[q][3] = _mm512_fmadd_ps(pv, a3, acc[q][3]);
+                            }
+                        }
+                        for (q = 0; q < 4; q++)
+                            for (j = 0; j < 4; j++)
+                                _mm512_storeu_ps(gc + (j0 + q) * d + e0 + 16 * j, acc[q][j]);
+                    }
+                }
+            }
+            for (r = 0; r < rows; r++) {
+                float k = (weight ? weight[t0 + r] : 1.0f) / norm[t0 + r];
+                for (e = 0; e < d; e++) sa[(t0 + r) * d + e] *= k;
+            }
         }
         return;
     }
 #endif
-    norm_plain(a, B, slabs, g0, g1, groups, last_mask, d, norm);
-}
-
-void nce_grads(const float *a, int64_t B, const float *slabs, const float *crows,
-               int64_t g0, int64_t g1, int64_t groups, const float *last_mask,
-               int64_t d, const float *coef, float *pbuf, float *sa, float *gc) {
-#ifdef __AVX512F__
-    if (d % 64 == 0) {
-        for (int64_t g = g0; g < g1; g++) {
-            const float *slab = slabs + g * d * S, *cr = crows + g * S * d;
-            const float *mask = g == groups - 1 ? last_mask : 0;
-            int64_t b0, e0, jj, j0, bb;
-            int r, j;
-            /* P = coef * exp(logits), one slab */
-            for (b0 = 0; b0 < B; b0 += RA) {
-                __m512 e[RA][4];
-                tile_exp(a + b0 * d, d, slab, mask, e);
-                for (r = 0; r < RA; r++) {
-                    __m512 k = _mm512_set1_ps(coef[b0 + r]);
-                    for (j = 0; j < 4; j++)
-                        _mm512_storeu_ps(pbuf + (b0 + r) * S + 16 * j, _mm512_mul_ps(e[r][j], k));
-                }
-            }
-            for (e0 = 0; e0 < d; e0 += 64) {
-                /* sa[b, e0:e0+64] += sum_j P[b, j] c_j[e0:e0+64]: RA anchors at a time */
-                for (b0 = 0; b0 < B; b0 += RA) {
-                    __m512 acc[RA][4];
-                    for (r = 0; r < RA; r++)
-                        for (j = 0; j < 4; j++)
-                            acc[r][j] = _mm512_loadu_ps(sa + (b0 + r) * d + e0 + 16 * j);
-                    for (jj = 0; jj < S; jj++) {
-                        const float *row = cr + jj * d + e0;
-                        __m512 r0 = _mm512_loadu_ps(row), r1 = _mm512_loadu_ps(row + 16);
-                        __m512 r2 = _mm512_loadu_ps(row + 32), r3 = _mm512_loadu_ps(row + 48);
-                        for (r = 0; r < RA; r++) {
-                            __m512 pv = _mm512_set1_ps(pbuf[(b0 + r) * S + jj]);
-                            acc[r][0] = _mm512_fmadd_ps(pv, r0, acc[r][0]);
-                            acc[r][1] = _mm512_fmadd_ps(pv, r1, acc[r][1]);
-                            acc[r][2] = _mm512_fmadd_ps(pv, r2, acc[r][2]);
-                            acc[r][3] = _mm512_fmadd_ps(pv, r3, acc[r][3]);
-                        }
-                    }
-                    for (r = 0; r < RA; r++)
-                        for (j = 0; j < 4; j++)
-                            _mm512_storeu_ps(sa + (b0 + r) * d + e0 + 16 * j, acc[r][j]);
-                }
-                /* gc[j, e0:e0+64] = sum_b P[b, j] a_b[e0:e0+64]: 4 candidates at a time */
-                for (j0 = 0; j0 < S; j0 += 4) {
-                    __m512 acc[4][4];
-                    for (r = 0; r < 4; r++)
-                        for (j = 0; j < 4; j++) acc[r][j] = _mm512_setzero_ps();
-                    for (bb = 0; bb < B; bb++) {
-                        const float *ar = a + bb * d + e0;
-                        __m512 a0 = _mm512_loadu_ps(ar), a1 = _mm512_loadu_ps(ar + 16);
-                        __m512 a2 = _mm512_loadu_ps(ar + 32), a3 = _mm512_loadu_ps(ar + 48);
-                        for (r = 0; r < 4; r++) {
-                            __m512 pv = _mm512_set1_ps(pbuf[bb * S + j0 + r]);
-                            acc[r][0] = _mm512_fmadd_ps(pv, a0, acc[r][0]);
-                            acc[r][1] = _mm512_fmadd_ps(pv, a1, acc[r][1]);
-                            acc[r][2] = _mm512_fmadd_ps(pv, a2, acc[r][2]);
-                            acc[r][3] = _mm512_fmadd_ps(pv, a3, acc[r][3]);
-                        }
-                    }
-                    for (r = 0; r < 4; r++)
-                        for (j = 0; j < 4; j++)
-                            _mm512_storeu_ps(gc + (g * S + j0 + r) * d + e0 + 16 * j, acc[r][j]);
-                }
-            }
-        }
-        return;
-    }
-#endif
-    grads_plain(a, B, slabs, crows, g0, g1, groups, last_mask, d, coef, pbuf, sa, gc);
+    (void)ascaled;
+    fused_plain(a, b0, b1, slabs, crows, groups, last_mask, d, weight, A, pbuf, norm,
+                sa, gc);
 }

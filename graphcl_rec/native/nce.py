@@ -27,6 +27,12 @@ from graphcl_rec.native.build import FLAGS, load
 ROWS = 4
 """Anchors per register tile: the kernel takes a multiple of it (zero-padded)."""
 
+TILE_FLOATS = 2**22
+"""Floats of one thread's tile of exponentials (16 MB): anchors per tile are this
+over the candidates (at least 4). Fewer anchors per tile move the candidates'
+gradient through memory more often; SGL-ED's Gowalla terms took 0.44, 0.40, 0.36,
+0.39 and 0.44 s at 2^20 ... 2^24 (PERF.md)."""
+
 
 def supports(a: Tensor, c: Tensor) -> bool:
     """Whether the SIMD kernel takes these operands: float32 CPU, ``d % 64 == 0``."""
@@ -49,10 +55,10 @@ def softmax_terms(a: Tensor, c: Tensor, weight: Tensor | None, need_grad: bool,
         a: Anchors divided by the temperature.
         c: Candidates.
         weight: Anchor weights.
-        need_grad: Whether to form the gradient terms (the second pass).
+        need_grad: Whether to form the gradient terms.
         threads: Worker threads (default :func:`torch.get_num_threads`), each
-            taking a contiguous share of the candidates; the kernel releases the
-            GIL.
+            taking a contiguous share of the anchors with its own copy of ``g_c``
+            (summed at the end); the kernel releases the GIL.
         flags: The build to use (:func:`~graphcl_rec.native.build.load`).
 
     Returns:
@@ -67,38 +73,42 @@ def softmax_terms(a: Tensor, c: Tensor, weight: Tensor | None, need_grad: bool,
     (rows, dim), num = a.shape, c.size(0)
     padded_rows = -(-rows // ROWS) * ROWS
     groups = -(-num // 64)
+    width = groups * 64
     a_pad = torch.zeros(padded_rows, dim)
     a_pad[:rows] = a
-    c_pad = torch.zeros(groups * 64, dim)
+    c_pad = torch.zeros(width, dim)
     c_pad[:num] = c
     slabs = c_pad.view(groups, 64, dim).transpose(1, 2).contiguous()
     last_mask = torch.zeros(64)
     last_mask[: num - (groups - 1) * 64] = 1.0
-    threads = max(1, min(threads or torch.get_num_threads(), groups))
-    cuts = [groups * t // threads for t in range(threads + 1)]
+    w_pad = None
+    if weight is not None:
+        w_pad = torch.zeros(padded_rows)
+        w_pad[:rows] = weight
+    tiles = padded_rows // ROWS
+    threads = max(1, min(threads or torch.get_num_threads(), tiles))
+    cuts = [tiles * t // threads * ROWS for t in range(threads + 1)]
+    tile = max(ROWS, min(TILE_FLOATS // width // ROWS * ROWS, cuts[1] - cuts[0]))
+    norm = torch.empty(padded_rows)
+    g_a = torch.empty(padded_rows, dim)
+    g_c = torch.zeros(threads if need_grad else 0, width, dim)
+    scratch = torch.empty(threads if need_grad else 0, tile * (width + dim))
 
-    def run(fn) -> None:  # noqa: ANN001
-        if threads == 1:
-            fn(0)
-        else:
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(fn, range(threads)))
+    def part(t: int) -> None:
+        p_buf = scratch[t, : tile * width].data_ptr() if need_grad else None
+        a_buf = scratch[t, tile * width :].data_ptr() if need_grad else None
+        lib.nce_fused(a_pad.data_ptr(), cuts[t], cuts[t + 1], slabs.data_ptr(),
+                      c_pad.data_ptr(), groups, last_mask.data_ptr(), dim,
+                      None if w_pad is None else w_pad.data_ptr(), tile, p_buf,
+                      a_buf, norm.data_ptr(), g_a.data_ptr(),
+                      g_c[t].data_ptr() if need_grad else None)
 
-    norms = torch.zeros(threads, padded_rows)
-    run(lambda t: lib.nce_norm(a_pad.data_ptr(), padded_rows, slabs.data_ptr(),
-                               cuts[t], cuts[t + 1], groups, last_mask.data_ptr(),
-                               dim, norms[t].data_ptr()))
-    norm = norms.sum(0)[:rows]
+    if threads == 1:
+        part(0)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(part, range(threads)))
+    lse = norm[:rows].log()
     if not need_grad:
-        return norm.log(), None, None
-    coef = torch.zeros(padded_rows)
-    coef[:rows] = norm.reciprocal() if weight is None else weight / norm
-    partial = torch.zeros(threads, padded_rows, dim)
-    scratch = torch.empty(threads, padded_rows, 64)
-    g_c = torch.empty(groups * 64, dim)
-    run(lambda t: lib.nce_grads(a_pad.data_ptr(), padded_rows, slabs.data_ptr(),
-                                c_pad.data_ptr(), cuts[t], cuts[t + 1], groups,
-                                last_mask.data_ptr(), dim, coef.data_ptr(),
-                                scratch[t].data_ptr(), partial[t].data_ptr(),
-                                g_c.data_ptr()))
-    return norm.log(), partial.sum(0)[:rows], g_c[:num]
+        return lse, None, None
+    return lse, g_a[:rows], g_c.sum(0)[:num]

@@ -121,3 +121,21 @@ def test_softmax_terms_refuse_bad_operands(kernel):
         softmax_terms(torch.randn(2, 64), torch.randn(3, 32), None, True)
     with pytest.raises(ValueError, match=r"\[B, d\] and \[M, d\]"):
         softmax_terms(torch.randn(2, 64), torch.randn(0, 64), None, True)
+
+
+@pytest.mark.parametrize("flags", [native.FLAGS, PORTABLE], ids=["default", "plain"])
+def test_softmax_terms_are_the_same_in_tiles_of_four_anchors(kernel, monkeypatch,
+                                                             flags):
+    import graphcl_rec.native.nce as nce
+
+    gen = torch.Generator().manual_seed(8)
+    a = F.normalize(torch.randn(23, 64, generator=gen), dim=1) / 0.2
+    c = F.normalize(torch.randn(300, 64, generator=gen), dim=1)
+    weight = torch.rand(23, generator=gen)
+    whole = softmax_terms(a, c, weight, True, threads=2, flags=flags)
+    monkeypatch.setattr(nce, "TILE_FLOATS", 64)  # 4 anchors per tile: 3 tiles each
+    tiled = softmax_terms(a, c, weight, True, threads=2, flags=flags)
+    for x, y in zip(whole, tiled):
+        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6)
+    ref = reference(a, c, weight)
+    torch.testing.assert_close(tiled[2].double(), ref[2], rtol=1e-5, atol=1e-6)
