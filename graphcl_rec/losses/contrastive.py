@@ -177,7 +177,8 @@ def info_nce(
             AVX-512-BF16 CPU ran that forward + backward in 0.36 s against 0.68 s
             in fp32 (``benchmarks/PERF.md``).
         kernel: ``"auto"`` (default) takes the fused native kernel for float32
-            CPU tensors with ``d % 64 == 0``, full-precision products and
+            CPU tensors with ``d % 64 == 0``, at least
+            :data:`FUSED_MIN_CANDIDATES` candidates, full-precision products and
             ``tau >= 0.025`` where :func:`graphcl_rec.native.status` allows it,
             else torch's blocked products; ``"native"`` or ``"torch"`` force one.
             Both agree to float rounding (the kernel's own summation order and
@@ -227,6 +228,14 @@ def info_nce(
     return _InfoNCE.apply(a, c, target, scale, bound, weight, low, fused)
 
 
+FUSED_MIN_CANDIDATES = 8192
+"""Fewest candidates for which ``kernel="auto"`` takes the fused kernel. Below it,
+torch's blocks are few and wide and win: forward with both gradients, 2,000
+anchors, 2 threads (``benchmarks/PERF.md``): 2,000 candidates 13.7 ms (torch)
+against 18.0 ms (fused), 4,000: 25.1 against 28.5, 8,000: 53.8 against 49.4,
+16,000: 135.9 against 88.5."""
+
+
 def _use_fused(kernel: str, a: Tensor, c: Tensor, low: torch.dtype | None,
                bound: float | None) -> bool:
     """Whether :func:`info_nce` takes the native kernel (see its ``kernel``)."""
@@ -236,6 +245,8 @@ def _use_fused(kernel: str, a: Tensor, c: Tensor, low: torch.dtype | None,
     if kernel == "torch":
         return False
     fits = supports(a, c) and low is None and bound is not None
+    if kernel == "auto" and c.size(0) < FUSED_MIN_CANDIDATES:
+        return False
     if kernel == "native":
         if not fits:
             raise ValueError(

@@ -95,8 +95,13 @@ def test_info_nce_without_gradients_takes_one_pass(kernel):
 
 
 def test_kernel_choice(kernel, monkeypatch):
+    from graphcl_rec.losses.contrastive import FUSED_MIN_CANDIDATES
+
     a64, c64 = torch.randn(4, 64), torch.randn(9, 64)
-    assert _use_fused("auto", a64, c64, None, 5.0) == native.status()[0]
+    wide = torch.randn(FUSED_MIN_CANDIDATES, 64)
+    assert _use_fused("auto", a64, wide, None, 5.0) == native.status()[0]
+    assert not _use_fused("auto", a64, c64, None, 5.0)  # few candidates: torch
+    assert _use_fused("native", a64, c64, None, 5.0)
     assert not _use_fused("auto", a64[:, :32], c64[:, :32], None, 5.0)  # d % 64
     assert not _use_fused("auto", a64, c64, torch.bfloat16, 5.0)
     assert not _use_fused("auto", a64, c64, None, None)  # tau too small to skip shifts
@@ -108,7 +113,7 @@ def test_kernel_choice(kernel, monkeypatch):
     with pytest.raises(ValueError, match="kernel 'native' takes"):
         info_nce(a64, c64, torch.arange(4), 0.01, kernel="native")
     monkeypatch.setenv("GRAPHCL_REC_NATIVE", "0")
-    assert not _use_fused("auto", a64, c64, None, 5.0)
+    assert not _use_fused("auto", a64, wide, None, 5.0)
     with pytest.raises(native.NativeUnavailable, match="GRAPHCL_REC_NATIVE=0"):
         info_nce(a64, c64, torch.arange(4), 0.2, kernel="native")
 
