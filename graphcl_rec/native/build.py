@@ -18,6 +18,8 @@ import platform
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from graphcl_rec.data.cache import cache_root
@@ -135,3 +137,17 @@ def status() -> tuple[bool, str]:
         return False, "built without the AVX-512 micro-kernel (plain C is slower "\
                       "than torch's products here)"
     return True, "avx512"
+
+
+def parallel(fn: Callable[[int], None], jobs: Iterable[int], threads: int) -> None:
+    """Runs ``fn(job)`` for every job on ``threads`` threads taking jobs in order.
+
+    The kernels release the GIL inside ctypes calls, so the threads run in parallel.
+    One thread runs the jobs in the caller's thread.
+    """
+    if threads == 1:
+        for job in jobs:
+            fn(job)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(fn, jobs))

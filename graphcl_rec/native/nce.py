@@ -9,20 +9,20 @@ For anchors :math:`a_b` (already divided by the temperature), candidates
     g^a_b = \frac{w_b}{Z_b} \sum_j p_{bj}\, c_j, \qquad
     g^c_j = \sum_b \frac{w_b}{Z_b}\, p_{bj}\, a_b .
 
-The ``[B, M]`` logits are made in registers and never stored; the kernel runs the
-products at close to the sgemm rate where torch's thin per-block products do not
-(``benchmarks/PERF.md``). The exponentials are unshifted, so the logits must be
-bounded (``|a_b^T c_j| <= 40``, as cosines over a temperature of 0.025 or more are).
+The logits are made in registers; their exponentials are written once per tile of
+anchors (16 MB per thread, :data:`TILE_FLOATS`) and read back for both gradients,
+so nothing of size ``[B, M]`` is held and the products avoid torch's thin
+per-block shapes (``benchmarks/PERF.md``). The exponentials are unshifted, so the
+logits must be bounded (``|a_b^T c_j| <= 40``, as cosines over a temperature of
+0.025 or more are).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import torch
 from torch import Tensor
 
-from graphcl_rec.native.build import FLAGS, load
+from graphcl_rec.native.build import FLAGS, load, parallel
 
 ROWS = 4
 """Anchors per register tile: the kernel takes a multiple of it (zero-padded)."""
@@ -103,11 +103,7 @@ def softmax_terms(a: Tensor, c: Tensor, weight: Tensor | None, need_grad: bool,
                       a_buf, norm.data_ptr(), g_a.data_ptr(),
                       g_c[t].data_ptr() if need_grad else None)
 
-    if threads == 1:
-        part(0)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(part, range(threads)))
+    parallel(part, range(threads), threads)
     lse = norm[:rows].log()
     if not need_grad:
         return lse, None, None

@@ -7,12 +7,10 @@ all (on the development CPU it runs at about the sgemm rate, ``benchmarks/PERF.m
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import torch
 from torch import Tensor
 
-from graphcl_rec.native.build import FLAGS, load
+from graphcl_rec.native.build import FLAGS, load, parallel
 
 CHUNK = 384
 """Rows per kernel call (a multiple of the kernel's 96-user cache blocks)."""
@@ -73,10 +71,5 @@ def topk_dot(rows: Tensor, slabs: Tensor, num_items: int, k: int, ex_ptr: Tensor
                      num_items, dim, k, ex_ptr[lo].data_ptr(), ex_items.data_ptr(),
                      values[lo].data_ptr(), indices[lo].data_ptr())
 
-    if threads == 1:
-        for lo in starts:
-            chunk(lo)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(chunk, starts))
+    parallel(chunk, starts, threads)
     return values, indices
