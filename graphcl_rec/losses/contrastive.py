@@ -24,7 +24,8 @@ class _InfoNCE(torch.autograd.Function):
     in cache; ``BLOCK_CUDA`` on a GPU, where small products waste the device and
     each block costs a dozen kernel launches) the logits, their softmax and both
     gradients are formed in the forward pass; backward only scales the stored
-    gradients. Nothing of size ``[B, M]`` outlives a block.
+    gradients. Nothing of size ``[B, M]`` outlives a block. With ``fused`` the
+    same terms come from :func:`graphcl_rec.native.nce.softmax_terms` instead.
     """
 
     BLOCK = 2**21
@@ -153,10 +154,11 @@ def info_nce(
     ``cross_entropy(cos / tau, target)``; it is computed in cache-sized blocks of
     anchors with the gradient formed alongside, and never holds the ``[B, M]``
     logits at once (2000 anchors x 40,000 candidates, forward + backward on one
-    thread: 1.34 s with ``cross_entropy``, 0.62 s here). On float32 CPU tensors
-    with ``d % 64 == 0`` the fused C kernel of :mod:`graphcl_rec.native.nce` forms
-    the same terms without storing any logits, where it builds (1.66x faster on
-    SGL-ED's Gowalla terms, ``benchmarks/PERF.md``).
+    thread: 1.34 s with ``cross_entropy``, 0.62 s here). For many candidates on
+    CPU (see ``kernel``) the fused C kernel of :mod:`graphcl_rec.native.nce` forms
+    the same terms in cache-sized tiles instead: forward + backward of SGL-ED's two
+    Gowalla terms (1,877 x 29,858 and 1,896 x 40,981), 2 threads, took 159 and
+    229 ms against 236 and 407 ms (``benchmarks/native_nce.py``).
 
     Args:
         anchor: ``[B, d]`` first-view embeddings.
@@ -230,10 +232,10 @@ def info_nce(
 
 FUSED_MIN_CANDIDATES = 8192
 """Fewest candidates for which ``kernel="auto"`` takes the fused kernel. Below it,
-torch's blocks are few and wide and win: forward with both gradients, 2,000
-anchors, 2 threads (``benchmarks/PERF.md``): 2,000 candidates 13.7 ms (torch)
-against 18.0 ms (fused), 4,000: 25.1 against 28.5, 8,000: 53.8 against 49.4,
-16,000: 135.9 against 88.5."""
+torch's blocks are few and wide: forward + backward with 2,000 anchors, 2 threads
+(``benchmarks/native_nce.py``): 2,000 candidates 15.7 ms (torch) against 19.7 ms
+(fused), 4,000: 31.6 against 28.7, 8,000: 62.2 against 52.0, 16,000: 136.6 against
+92.7; the margin is kept because small problems vary more between runs."""
 
 
 def _use_fused(kernel: str, a: Tensor, c: Tensor, low: torch.dtype | None,
