@@ -10,14 +10,6 @@ from graphcl_rec.native.nce import softmax_terms
 PORTABLE = ("-O2", "-shared", "-fPIC")  # plain C with expf, without -march=native
 
 
-@pytest.fixture(scope="module")
-def kernel() -> None:
-    try:
-        native.load()
-    except native.NativeUnavailable as err:
-        pytest.skip(f"native kernel unavailable: {err}")
-
-
 def reference(a, c, weight):
     """lse, w * softmax @ c and (w * softmax)^T @ a, in float64."""
     logits = a.double() @ c.double().T

@@ -11,14 +11,6 @@ from graphcl_rec.native.topk import topk_dot
 PORTABLE = ("-O2", "-shared", "-fPIC")  # the plain-C loop, without -march=native
 
 
-@pytest.fixture(scope="module")
-def kernel() -> None:
-    try:
-        native.load()
-    except native.NativeUnavailable as err:
-        pytest.skip(f"native kernel unavailable: {err}")
-
-
 def dense_reference(rows, items, mask, k):
     scores = (rows.double() @ items.double().T).masked_fill(mask, float("-inf"))
     return scores, torch.topk(scores, k, dim=1).values
