@@ -1,7 +1,7 @@
 """InfoNCE forward + backward through torch's blocks and the fused kernel, alternated.
 
 Usage: python benchmarks/native_nce.py [--shapes 1877x29858 1896x40981 ...]
-                                       [--rounds 5] [--threads 2]
+                                       [--rounds 5] [--threads 2] [--tile-floats N]
 
 For each ``BxM`` shape (anchors x candidates, 64-d, tau = 0.2, random
 embeddings), times ``info_nce(..., kernel="torch")`` and ``kernel="native"``
@@ -10,6 +10,8 @@ best time of each, their ratio, and the three ``[B, 64] x [64, M]`` products at 
 rate of a 2048^3 sgemm timed in the same process. The default shapes are the two
 all-node terms of an average SGL-ED batch on Gowalla (1,877 distinct users against
 29,858, 1,896 distinct items against 40,981) and a sweep of candidate counts.
+``--tile-floats`` sets the kernel's per-thread tile of exponentials
+(``graphcl_rec.native.nce.TILE_FLOATS``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 
 from graphcl_rec import native
 from graphcl_rec.losses import info_nce
+from graphcl_rec.native import nce
 
 DEFAULT = ["1877x29858", "1896x40981", "2000x2000", "2000x4000", "2000x8000",
            "2000x16000"]
@@ -31,7 +34,9 @@ def main() -> None:
     p.add_argument("--shapes", nargs="+", default=DEFAULT)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--tile-floats", type=int, default=nce.TILE_FLOATS)
     args = p.parse_args()
+    nce.TILE_FLOATS = args.tile_floats
     torch.set_num_threads(args.threads)
     print(f"native kernel: {native.status()}")
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
@@ -41,7 +46,8 @@ def main() -> None:
         a @ b
         best = min(best, time.perf_counter() - t0)
     sgemm = 2 * 2048**3 / best
-    print(f"{args.threads} threads, sgemm {sgemm / 1e9:.0f} GFLOP/s")
+    print(f"{args.threads} threads, sgemm {sgemm / 1e9:.0f} GFLOP/s, tiles of "
+          f"{args.tile_floats} floats")
     gen = torch.Generator().manual_seed(0)
     for shape in args.shapes:
         rows, num = map(int, shape.split("x"))

@@ -30,8 +30,9 @@ ROWS = 4
 TILE_FLOATS = 2**22
 """Floats of one thread's tile of exponentials (16 MB): anchors per tile are this
 over the candidates (at least 4). Fewer anchors per tile move the candidates'
-gradient through memory more often; SGL-ED's Gowalla terms took 0.44, 0.40, 0.36,
-0.39 and 0.44 s at 2^20 ... 2^24 (PERF.md)."""
+gradient through memory more often, larger ones fall out of cache: forward +
+backward of SGL-ED's two Gowalla terms took 448, 425, 388, 435 and 468 ms at 2^20 ...
+2^24 floats (``benchmarks/native_nce.py --tile-floats``, 2 threads)."""
 
 
 def supports(a: Tensor, c: Tensor) -> bool:
