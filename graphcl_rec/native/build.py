@@ -96,18 +96,10 @@ def _build(flags: tuple[str, ...], cc: str) -> ctypes.CDLL:
     ).hexdigest()[:16]
     target = cache_root() / f"native-{key}.so"
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-        os.close(fd)
         try:
-            command = [compiler, *flags, "-o", tmp, *map(str, SOURCES), "-lm"]
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise NativeUnavailable(f"{' '.join(command)} failed:\n{done.stderr}")
-            os.replace(tmp, target)  # atomic: concurrent builders agree
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            _compile(compiler, flags, target)
+        except OSError as err:  # an unwritable cache, a compiler that cannot start
+            raise NativeUnavailable(f"cannot build {target}: {err}") from err
     try:
         lib = ctypes.CDLL(str(target))
     except OSError as err:
@@ -119,6 +111,31 @@ def _build(flags: tuple[str, ...], cc: str) -> ctypes.CDLL:
     lib.nce_fused.restype = None
     lib.native_simd.restype = _I
     return lib
+
+
+COMPILE_TIMEOUT_S = 300
+"""Seconds a compilation may take before the kernels count as unavailable."""
+
+
+def _compile(compiler: str, flags: tuple[str, ...], target: Path) -> None:
+    """Compiles the sources into ``target`` through a temporary file in its folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(fd)
+    try:
+        command = [compiler, *flags, "-o", tmp, *map(str, SOURCES), "-lm"]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True,
+                                  timeout=COMPILE_TIMEOUT_S)
+        except subprocess.TimeoutExpired as err:
+            raise NativeUnavailable(f"{' '.join(command)} took over "
+                                    f"{COMPILE_TIMEOUT_S} s") from err
+        if done.returncode != 0:
+            raise NativeUnavailable(f"{' '.join(command)} failed:\n{done.stderr}")
+        os.replace(tmp, target)  # atomic: concurrent builders agree
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def status() -> tuple[bool, str]:

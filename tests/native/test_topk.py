@@ -116,6 +116,33 @@ def test_disabled_or_missing_compiler_is_reported_and_auto_falls_back(
     assert auto_ranker(emb, emb, 5) == "group-major"
 
 
+def test_an_unwritable_cache_makes_the_kernels_unavailable_not_an_error(
+        monkeypatch, tmp_path):
+    from graphcl_rec.eval.blocks import auto_ranker
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("GRAPHCL_REC_CACHE", str(blocker))
+    ok, why = native.status()
+    assert not ok and "cannot build" in why
+    emb = torch.randn(3, 4)
+    assert auto_ranker(emb, emb, 5) == "group-major"
+
+
+def test_a_compiler_that_hangs_is_given_up_on(monkeypatch, tmp_path):
+    import graphcl_rec.native.build as build
+
+    slow = tmp_path / "slow-cc"
+    slow.write_text("#!/bin/sh\nsleep 5\n")
+    slow.chmod(0o755)
+    monkeypatch.setenv("CC", str(slow))
+    monkeypatch.setenv("GRAPHCL_REC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(build, "COMPILE_TIMEOUT_S", 0.5)
+    with pytest.raises(native.NativeUnavailable, match="took over 0.5 s"):
+        native.load()
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
 def test_a_failing_compile_names_the_compiler_and_its_message(
         kernel, monkeypatch, tmp_path):
     monkeypatch.setenv("GRAPHCL_REC_CACHE", str(tmp_path))
