@@ -133,7 +133,7 @@ def test_a_compiler_that_hangs_is_given_up_on(monkeypatch, tmp_path):
     import graphcl_rec.native.build as build
 
     slow = tmp_path / "slow-cc"
-    slow.write_text("#!/bin/sh\nsleep 5\n")
+    slow.write_text("#!/bin/sh\nexec sleep 5\n")
     slow.chmod(0o755)
     monkeypatch.setenv("CC", str(slow))
     monkeypatch.setenv("GRAPHCL_REC_CACHE", str(tmp_path / "cache"))
