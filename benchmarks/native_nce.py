@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/native_nce.py [--shapes 1877x29858 1896x40981 ...]
                                        [--rounds 5] [--threads 2] [--tile-floats N]
+                                       [--avx2]
 
 For each ``BxM`` shape (anchors x candidates, 64-d, tau = 0.2, random
 embeddings), times ``info_nce(..., kernel="torch")`` and ``kernel="native"``
@@ -11,18 +12,20 @@ rate of a 2048^3 sgemm timed in the same process. The default shapes are the two
 all-node terms of an average SGL-ED batch on Gowalla (1,877 distinct users against
 29,858, 1,896 distinct items against 40,981) and a sweep of candidate counts.
 ``--tile-floats`` sets the kernel's per-thread tile of exponentials
-(``graphcl_rec.native.nce.TILE_FLOATS``).
+(``graphcl_rec.native.nce.TILE_FLOATS``); ``--avx2`` builds the kernels without
+AVX-512 (the AVX2 + FMA micro-kernels), as on hosts without AVX-512.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import torch
 
 from graphcl_rec import native
-from graphcl_rec.losses import info_nce
+from graphcl_rec.losses import contrastive, info_nce
 from graphcl_rec.native import nce
 
 DEFAULT = ["1877x29858", "1896x40981", "2000x2000", "2000x4000", "2000x8000",
@@ -35,10 +38,14 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tile-floats", type=int, default=nce.TILE_FLOATS)
+    p.add_argument("--avx2", action="store_true")
     args = p.parse_args()
     nce.TILE_FLOATS = args.tile_floats
+    flags = native.AVX2_FLAGS if args.avx2 else native.FLAGS
+    contrastive.softmax_terms = partial(nce.softmax_terms, flags=flags)
     torch.set_num_threads(args.threads)
-    print(f"native kernel: {native.status()}")
+    print(f"native kernel: {native.status()}, build {' '.join(flags)}: vector width "
+          f"{native.load(flags).native_simd()}")
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
     best = float("inf")
     for _ in range(5):

@@ -181,10 +181,10 @@ def info_nce(
         kernel: ``"auto"`` (default) takes the fused native kernel for float32
             CPU tensors with ``d % 64 == 0``, at least
             :data:`FUSED_MIN_CANDIDATES` candidates, full-precision products and
-            ``tau >= 0.025`` where :func:`graphcl_rec.native.status` allows it,
-            else torch's blocked products; ``"native"`` or ``"torch"`` force one.
-            Both agree to float rounding (the kernel's own summation order and
-            ``exp``).
+            ``tau >= 0.025`` where :func:`graphcl_rec.native.status` reports
+            AVX-512, else torch's blocked products; ``"native"`` or ``"torch"``
+            force one. Both agree to float rounding (the kernel's own summation
+            order and ``exp``).
 
     Returns:
         Scalar loss.
@@ -256,7 +256,7 @@ def _use_fused(kernel: str, a: Tensor, c: Tensor, low: torch.dtype | None,
                 "full-precision products and tau >= 0.025")
         load()  # raises NativeUnavailable with the reason
         return True
-    return fits and native_status()[0]
+    return fits and native_status() == (True, "avx512")
 
 
 def unique_anchors(ids: Tensor, sync_free: bool) -> tuple[Tensor, Tensor | None]:

@@ -9,6 +9,6 @@
 library uses torch operators (``GRAPHCL_REC_NATIVE=0`` forces that).
 """
 
-from graphcl_rec.native.build import FLAGS, NativeUnavailable, load, status
+from graphcl_rec.native.build import AVX2_FLAGS, FLAGS, NativeUnavailable, load, status
 
-__all__ = ["FLAGS", "NativeUnavailable", "load", "status"]
+__all__ = ["AVX2_FLAGS", "FLAGS", "NativeUnavailable", "load", "status"]

@@ -26,8 +26,12 @@ from graphcl_rec.data.cache import cache_root
 
 SOURCES = tuple(sorted(Path(__file__).parent.glob("*.c")))
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC")
-"""Compiler flags of the default build (the AVX-512 micro-kernel where the host
-has it)."""
+"""Compiler flags of the default build (the AVX-512 micro-kernels where the host
+has AVX-512, else the AVX2 + FMA ones where it has those)."""
+
+AVX2_FLAGS = ("-O3", "-march=native", "-mno-avx512f", "-shared", "-fPIC")
+"""A build with the AVX2 + FMA micro-kernels on an AVX-512 host: how the default
+build runs on hosts without AVX-512 (for tests and benchmarks)."""
 
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 
@@ -139,21 +143,26 @@ def _compile(compiler: str, flags: tuple[str, ...], target: Path) -> None:
 
 
 def status() -> tuple[bool, str]:
-    """Whether the default build is usable with its SIMD micro-kernel, and why not.
+    """Whether the default build is usable with SIMD micro-kernels, and why not.
 
     Returns:
-        ``(True, "avx512")``, or ``(False, reason)``; the evaluator's
-        ``ranker="auto"`` and :func:`~graphcl_rec.losses.info_nce` use the kernels
-        only in the first case.
+        ``(True, "avx512")``, ``(True, "avx2")`` (AVX2 + FMA, no AVX-512), or
+        ``(False, reason)``. The evaluator's ``ranker="auto"`` takes the top-K
+        kernel in both first cases; :func:`~graphcl_rec.losses.info_nce` takes its
+        kernel only with AVX-512 (its AVX2 build ran slower than torch on some
+        shapes, ``benchmarks/PERF.md``).
     """
     try:
         lib = load()
     except NativeUnavailable as err:
         return False, str(err)
-    if lib.native_simd() != 512:
-        return False, "built without the AVX-512 micro-kernel (plain C is slower "\
-                      "than torch's products here)"
-    return True, "avx512"
+    width = lib.native_simd()
+    if width == 512:
+        return True, "avx512"
+    if width == 256:
+        return True, "avx2"
+    return False, "built without SIMD micro-kernels (the plain-C loops are slower "\
+                  "than torch's products)"
 
 
 def parallel(fn: Callable[[int], None], jobs: Iterable[int], threads: int) -> None:

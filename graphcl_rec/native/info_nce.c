@@ -22,12 +22,13 @@
  * its own gc (summed by the caller).
  *
  * The row counts must be multiples of 4 (pad anchors with zero rows of weight 0).
- * The AVX-512 micro-kernels need d % 64 == 0; other d, and builds without AVX-512,
- * take plain C loops with expf.
+ * The AVX-512 micro-kernels need d % 64 == 0, the AVX2 + FMA ones (4 rows x 16
+ * columns in registers, for hosts without AVX-512) d % 16 == 0; other d, and builds
+ * without either, take plain C loops with expf.
  */
 #include <math.h>
 #include <stdint.h>
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -111,6 +112,136 @@ static inline void tile_exp(const float *a, int64_t d, const float *slab,
             out[r][j] = exp512(c[r][j]);
             if (mask) out[r][j] = _mm512_mul_ps(out[r][j], _mm512_loadu_ps(mask + 16 * j));
         }
+}
+#endif
+
+#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+/* exp(x) for |x| <= 87 as exp512, with 2^n built in the exponent bits. */
+static inline __m256 exp256(__m256 x) {
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    __m256i scale = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
+}
+
+/* nce_fused with AVX2 + FMA: register tiles of 4 rows x 16 columns (8 registers). */
+static void fused_avx2(const float *a, int64_t b0, int64_t b1, const float *slabs,
+                       const float *crows, int64_t groups, const float *last_mask,
+                       int64_t d, const float *weight, int64_t A, float *pbuf,
+                       float *ascaled, float *norm, float *sa, float *gc) {
+    int64_t W = groups * S, t0, s0, g, r, e, e0, jj, j0, j;
+    int q;
+    for (t0 = b0; t0 < b1; t0 += A) {
+        int64_t rows = b1 - t0 < A ? b1 - t0 : A;
+        for (s0 = 0; s0 < rows; s0 += RA) {
+            __m256 sum[RA];
+            const float *ar = a + (t0 + s0) * d;
+            for (q = 0; q < RA; q++) sum[q] = _mm256_setzero_ps();
+            for (g = 0; g < groups; g++) {
+                const float *slab = slabs + g * d * S;
+                for (j = 0; j < S; j += 16) {
+                    __m256 c[RA][2], m0 = _mm256_set1_ps(1.0f), m1 = m0;
+                    for (q = 0; q < RA; q++) c[q][0] = c[q][1] = _mm256_setzero_ps();
+                    for (e = 0; e < d; e++) {
+                        __m256 v0 = _mm256_loadu_ps(slab + e * S + j);
+                        __m256 v1 = _mm256_loadu_ps(slab + e * S + j + 8);
+                        for (q = 0; q < RA; q++) {
+                            __m256 av = _mm256_broadcast_ss(ar + q * d + e);
+                            c[q][0] = _mm256_fmadd_ps(av, v0, c[q][0]);
+                            c[q][1] = _mm256_fmadd_ps(av, v1, c[q][1]);
+                        }
+                    }
+                    if (g == groups - 1) {
+                        m0 = _mm256_loadu_ps(last_mask + j);
+                        m1 = _mm256_loadu_ps(last_mask + j + 8);
+                    }
+                    for (q = 0; q < RA; q++) {
+                        __m256 x0 = _mm256_mul_ps(exp256(c[q][0]), m0);
+                        __m256 x1 = _mm256_mul_ps(exp256(c[q][1]), m1);
+                        if (pbuf) {
+                            _mm256_storeu_ps(pbuf + (s0 + q) * W + g * S + j, x0);
+                            _mm256_storeu_ps(pbuf + (s0 + q) * W + g * S + j + 8, x1);
+                        }
+                        sum[q] = _mm256_add_ps(sum[q], _mm256_add_ps(x0, x1));
+                    }
+                }
+            }
+            for (q = 0; q < RA; q++) {
+                float lanes[8], total = 0.0f;
+                _mm256_storeu_ps(lanes, sum[q]);
+                for (j = 0; j < 8; j++) total += lanes[j];
+                norm[t0 + s0 + q] = total;
+            }
+        }
+        if (!pbuf) continue;
+        for (r = 0; r < rows; r++) {
+            float k = (weight ? weight[t0 + r] : 1.0f) / norm[t0 + r];
+            for (e = 0; e < d; e++) {
+                ascaled[r * d + e] = k * a[(t0 + r) * d + e];
+                sa[(t0 + r) * d + e] = 0.0f;
+            }
+        }
+        for (g = 0; g < groups; g++) {
+            const float *cr = crows + g * S * d;
+            for (e0 = 0; e0 < d; e0 += 16) {
+                for (s0 = 0; s0 < rows; s0 += RA) {
+                    __m256 acc[RA][2];
+                    float *sr = sa + (t0 + s0) * d + e0;
+                    for (q = 0; q < RA; q++) {
+                        acc[q][0] = _mm256_loadu_ps(sr + q * d);
+                        acc[q][1] = _mm256_loadu_ps(sr + q * d + 8);
+                    }
+                    for (jj = 0; jj < S; jj++) {
+                        __m256 v0 = _mm256_loadu_ps(cr + jj * d + e0);
+                        __m256 v1 = _mm256_loadu_ps(cr + jj * d + e0 + 8);
+                        for (q = 0; q < RA; q++) {
+                            __m256 pv = _mm256_broadcast_ss(pbuf + (s0 + q) * W + g * S + jj);
+                            acc[q][0] = _mm256_fmadd_ps(pv, v0, acc[q][0]);
+                            acc[q][1] = _mm256_fmadd_ps(pv, v1, acc[q][1]);
+                        }
+                    }
+                    for (q = 0; q < RA; q++) {
+                        _mm256_storeu_ps(sr + q * d, acc[q][0]);
+                        _mm256_storeu_ps(sr + q * d + 8, acc[q][1]);
+                    }
+                }
+                for (j0 = g * S; j0 < g * S + S; j0 += 4) {
+                    __m256 acc[4][2];
+                    for (q = 0; q < 4; q++) {
+                        acc[q][0] = _mm256_loadu_ps(gc + (j0 + q) * d + e0);
+                        acc[q][1] = _mm256_loadu_ps(gc + (j0 + q) * d + e0 + 8);
+                    }
+                    for (r = 0; r < rows; r++) {
+                        __m256 v0 = _mm256_loadu_ps(ascaled + r * d + e0);
+                        __m256 v1 = _mm256_loadu_ps(ascaled + r * d + e0 + 8);
+                        for (q = 0; q < 4; q++) {
+                            __m256 pv = _mm256_broadcast_ss(pbuf + r * W + j0 + q);
+                            acc[q][0] = _mm256_fmadd_ps(pv, v0, acc[q][0]);
+                            acc[q][1] = _mm256_fmadd_ps(pv, v1, acc[q][1]);
+                        }
+                    }
+                    for (q = 0; q < 4; q++) {
+                        _mm256_storeu_ps(gc + (j0 + q) * d + e0, acc[q][0]);
+                        _mm256_storeu_ps(gc + (j0 + q) * d + e0 + 8, acc[q][1]);
+                    }
+                }
+            }
+        }
+        for (r = 0; r < rows; r++) {
+            float k = (weight ? weight[t0 + r] : 1.0f) / norm[t0 + r];
+            for (e = 0; e < d; e++) sa[(t0 + r) * d + e] *= k;
+        }
+    }
 }
 #endif
 
@@ -207,6 +338,12 @@ void nce_fused(const float *a, int64_t b0, int64_t b1, const float *slabs,
                 for (e = 0; e < d; e++) sa[(t0 + r) * d + e] *= k;
             }
         }
+        return;
+    }
+#elif defined(__AVX2__) && defined(__FMA__)
+    if (d % 16 == 0) {
+        fused_avx2(a, b0, b1, slabs, crows, groups, last_mask, d, weight, A, pbuf,
+                   ascaled, norm, sa, gc);
         return;
     }
 #endif

@@ -6,8 +6,7 @@ from graphcl_rec import native
 from graphcl_rec.losses import info_nce
 from graphcl_rec.losses.contrastive import _use_fused
 from graphcl_rec.native.nce import softmax_terms
-
-PORTABLE = ("-O2", "-shared", "-fPIC")  # plain C with expf, without -march=native
+from tests.native.conftest import BUILDS
 
 
 def reference(a, c, weight):
@@ -20,7 +19,7 @@ def reference(a, c, weight):
     return lse, soft @ c.double(), soft.T @ a.double()
 
 
-@pytest.mark.parametrize("flags", [native.FLAGS, PORTABLE], ids=["default", "plain"])
+@pytest.mark.parametrize("flags", BUILDS)
 @pytest.mark.parametrize(
     ("rows", "num", "dim"),
     [(1, 1, 64), (3, 63, 64), (4, 64, 64), (5, 65, 128), (37, 300, 64), (6, 70, 8)],
@@ -91,7 +90,8 @@ def test_kernel_choice(kernel, monkeypatch):
 
     a64, c64 = torch.randn(4, 64), torch.randn(9, 64)
     wide = torch.randn(FUSED_MIN_CANDIDATES, 64)
-    assert _use_fused("auto", a64, wide, None, 5.0) == native.status()[0]
+    assert _use_fused("auto", a64, wide, None, 5.0) == (native.status()
+                                                        == (True, "avx512"))
     assert not _use_fused("auto", a64, c64, None, 5.0)  # few candidates: torch
     assert _use_fused("native", a64, c64, None, 5.0)
     assert not _use_fused("auto", a64[:, :32], c64[:, :32], None, 5.0)  # d % 64
@@ -120,7 +120,7 @@ def test_softmax_terms_refuse_bad_operands(kernel):
         softmax_terms(torch.randn(2, 64), torch.randn(0, 64), None, True)
 
 
-@pytest.mark.parametrize("flags", [native.FLAGS, PORTABLE], ids=["default", "plain"])
+@pytest.mark.parametrize("flags", BUILDS)
 def test_softmax_terms_are_the_same_in_tiles_of_four_anchors(kernel, monkeypatch,
                                                              flags):
     import graphcl_rec.native.nce as nce

@@ -7,8 +7,7 @@ from graphcl_rec import native
 from graphcl_rec.eval.blocks import item_slabs
 from graphcl_rec.native.build import _host
 from graphcl_rec.native.topk import topk_dot
-
-PORTABLE = ("-O2", "-shared", "-fPIC")  # the plain-C loop, without -march=native
+from tests.native.conftest import AVX2, BUILDS, PORTABLE
 
 
 def dense_reference(rows, items, mask, k):
@@ -26,7 +25,7 @@ def run(rows, items, mask, k, threads=2, flags=native.FLAGS):
     return topk_dot(rows, slabs, num_items, k, ptr, i, threads, flags)
 
 
-@pytest.mark.parametrize("flags", [native.FLAGS, PORTABLE], ids=["default", "plain"])
+@pytest.mark.parametrize("flags", BUILDS)
 @pytest.mark.parametrize(
     ("n", "num_items", "dim", "k"),
     [(1, 1, 1, 1), (5, 63, 7, 5), (7, 65, 64, 20), (97, 200, 16, 200),
@@ -75,14 +74,24 @@ def test_native_topk_is_the_same_for_any_thread_count(kernel, threads):
     assert torch.equal(one[0], many[0]) and torch.equal(one[1], many[1])
 
 
-def test_default_build_has_the_simd_kernel_where_the_host_has_avx512(kernel):
-    flags = _host()
+def test_each_build_reports_the_micro_kernels_it_has(kernel, monkeypatch):
+    import graphcl_rec.native.build as build
+
+    flags = f" {_host()} "
     portable = native.load(PORTABLE)
     assert portable.native_simd() == 0
     assert isinstance(portable, ctypes.CDLL)
-    if " avx512f" in flags:
+    if " avx512f " in flags:
         assert native.load().native_simd() == 512
         assert native.status() == (True, "avx512")
+    if " avx2 " in flags and " fma " in flags:
+        assert native.load(AVX2).native_simd() == 256
+        monkeypatch.setattr(build, "FLAGS", AVX2)  # as on a host without AVX-512
+        monkeypatch.setattr(build.load, "__defaults__", (AVX2,))
+        assert native.status() == (True, "avx2")
+    monkeypatch.setattr(build.load, "__defaults__", (PORTABLE,))
+    ok, why = native.status()
+    assert not ok and "without SIMD" in why
 
 
 def test_native_topk_refuses_bad_arguments(kernel):
