@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/ab_eval.py [--datasets yelp2018 gowalla] [--rev REV]
            [--old rev|native|group-major|row-major] [--new auto|...]
-           [--k 20] [--rounds 4] [--threads 2]
+           [--k 20] [--rounds 4] [--threads 2] [--avx2]
 
 Ranks every test user of each dataset against all items with random 64-d embeddings
 (the training pairs excluded, K = ``--k``), switching every round between an "old" and a
@@ -11,7 +11,9 @@ Ranks every test user of each dataset against all items with random 64-d embeddi
 "old" is either ``topk_blocks`` of git revision ``--rev`` (``eval/blocks.py`` and
 ``eval/topk.py`` read with ``git show``) or the working tree's with ranker
 ``--old``. The metrics of both must agree to 1e-6 (rankers may round the products
-differently, which can reorder near-ties); the script stops otherwise.
+differently, which can reorder near-ties); the script stops otherwise. ``--avx2``
+builds the native kernel without AVX-512 (``graphcl_rec.native.AVX2_FLAGS``), as on
+hosts without it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import torch
 import graphcl_rec as gr
 import graphcl_rec.eval.blocks as blocks
 import graphcl_rec.eval.ranking as ranking
+from graphcl_rec import native
 from graphcl_rec.eval import evaluate_embeddings
 
 
@@ -75,7 +78,10 @@ def main() -> None:
     p.add_argument("--k", type=int, default=20)
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--avx2", action="store_true")
     args = p.parse_args()
+    if args.avx2:
+        blocks.topk_dot = partial(blocks.topk_dot, flags=native.AVX2_FLAGS)
     torch.set_num_threads(args.threads)
     old = topk_blocks_at(args.rev) if args.old == "rev" else ranker(args.old)
     versions = [("old", old), ("new", ranker(args.new))]
