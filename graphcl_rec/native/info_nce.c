@@ -35,6 +35,30 @@
 #define S 64 /* candidates per slab */
 #define RA 4 /* anchors per register tile */
 
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+/* For a tile of rows from t0: ascaled[r] = (w / norm) a[t0 + r], sa rows zeroed. */
+static void tile_prepare(const float *a, int64_t t0, int64_t rows, int64_t d,
+                         const float *weight, const float *norm, float *ascaled,
+                         float *sa) {
+    for (int64_t r = 0; r < rows; r++) {
+        float k = (weight ? weight[t0 + r] : 1.0f) / norm[t0 + r];
+        for (int64_t e = 0; e < d; e++) {
+            ascaled[r * d + e] = k * a[(t0 + r) * d + e];
+            sa[(t0 + r) * d + e] = 0.0f;
+        }
+    }
+}
+
+/* For a tile of rows from t0: sa rows scaled by w / norm. */
+static void tile_scale(int64_t t0, int64_t rows, int64_t d, const float *weight,
+                       const float *norm, float *sa) {
+    for (int64_t r = 0; r < rows; r++) {
+        float k = (weight ? weight[t0 + r] : 1.0f) / norm[t0 + r];
+        for (int64_t e = 0; e < d; e++) sa[(t0 + r) * d + e] *= k;
+    }
+}
+#endif
+
 static float mask_at(const float *last_mask, int64_t g, int64_t groups, int64_t j) {
     return g == groups - 1 ? last_mask[j] : 1.0f;
 }
@@ -184,13 +208,7 @@ static void fused_avx2(const float *a, int64_t b0, int64_t b1, const float *slab
             }
         }
         if (!pbuf) continue;
-        for (r = 0; r < rows; r++) {
-            float k = (weight ? weight[t0 + r] : 1.0f) / norm[t0 + r];
-            for (e = 0; e < d; e++) {
-                ascaled[r * d + e] = k * a[(t0 + r) * d + e];
-                sa[(t0 + r) * d + e] = 0.0f;
-            }
-        }
+        tile_prepare(a, t0, rows, d, weight, norm, ascaled, sa);
         for (g = 0; g < groups; g++) {
             const float *cr = crows + g * S * d;
             for (e0 = 0; e0 < d; e0 += 16) {
@@ -237,10 +255,7 @@ static void fused_avx2(const float *a, int64_t b0, int64_t b1, const float *slab
                 }
             }
         }
-        for (r = 0; r < rows; r++) {
-            float k = (weight ? weight[t0 + r] : 1.0f) / norm[t0 + r];
-            for (e = 0; e < d; e++) sa[(t0 + r) * d + e] *= k;
-        }
+        tile_scale(t0, rows, d, weight, norm, sa);
     }
 }
 #endif
@@ -256,7 +271,7 @@ void nce_fused(const float *a, int64_t b0, int64_t b1, const float *slabs,
                float *norm, float *sa, float *gc) {
 #ifdef __AVX512F__
     if (d % 64 == 0) {
-        int64_t W = groups * S, t0, s0, g, r, e, e0, jj, j0;
+        int64_t W = groups * S, t0, s0, g, r, e0, jj, j0;
         int q, j;
         for (t0 = b0; t0 < b1; t0 += A) {
             int64_t rows = b1 - t0 < A ? b1 - t0 : A;
@@ -278,13 +293,7 @@ void nce_fused(const float *a, int64_t b0, int64_t b1, const float *slabs,
                 for (q = 0; q < RA; q++) norm[t0 + s0 + q] = _mm512_reduce_add_ps(acc[q]);
             }
             if (!pbuf) continue;
-            for (r = 0; r < rows; r++) {
-                float k = (weight ? weight[t0 + r] : 1.0f) / norm[t0 + r];
-                for (e = 0; e < d; e++) {
-                    ascaled[r * d + e] = k * a[(t0 + r) * d + e];
-                    sa[(t0 + r) * d + e] = 0.0f;
-                }
-            }
+            tile_prepare(a, t0, rows, d, weight, norm, ascaled, sa);
             for (g = 0; g < groups; g++) {
                 const float *cr = crows + g * S * d;
                 for (e0 = 0; e0 < d; e0 += 64) {
@@ -333,10 +342,7 @@ void nce_fused(const float *a, int64_t b0, int64_t b1, const float *slabs,
                     }
                 }
             }
-            for (r = 0; r < rows; r++) {
-                float k = (weight ? weight[t0 + r] : 1.0f) / norm[t0 + r];
-                for (e = 0; e < d; e++) sa[(t0 + r) * d + e] *= k;
-            }
+            tile_scale(t0, rows, d, weight, norm, sa);
         }
         return;
     }
