@@ -72,6 +72,9 @@ def softmax_terms(a: Tensor, c: Tensor, weight: Tensor | None, need_grad: bool,
         raise ValueError(f"'a' and 'c' must be [B, d] and [M, d], M > 0 (got "
                          f"{tuple(a.shape)} and {tuple(c.shape)})")
     (rows, dim), num = a.shape, c.size(0)
+    if weight is not None and weight.shape != (rows,):
+        raise ValueError(f"'weight' must have shape [{rows}] (got "
+                         f"{list(weight.shape)})")
     padded_rows = -(-rows // ROWS) * ROWS
     groups = -(-num // 64)
     width = groups * 64

@@ -60,6 +60,7 @@ def topk_dot(rows: Tensor, slabs: Tensor, num_items: int, k: int, ex_ptr: Tensor
     rows, slabs = rows.contiguous(), slabs.contiguous()
     ex_ptr = ex_ptr.to(torch.int64).contiguous()
     ex_items = ex_items.to(torch.int64).contiguous()
+    _check_exclusions(ex_ptr, ex_items, n, num_items)
     values = torch.empty(n, k)
     indices = torch.empty(n, k, dtype=torch.int64)
     starts = range(0, n, CHUNK)
@@ -73,3 +74,19 @@ def topk_dot(rows: Tensor, slabs: Tensor, num_items: int, k: int, ex_ptr: Tensor
 
     parallel(chunk, starts, threads)
     return values, indices
+
+
+def _check_exclusions(ex_ptr: Tensor, ex_items: Tensor, n: int, num_items: int
+                      ) -> None:
+    """Refuses offsets and items the kernel would read out of bounds with."""
+    if ex_ptr.shape != (n + 1,):
+        raise ValueError(f"'ex_ptr' must have shape [{n + 1}] (got "
+                         f"{list(ex_ptr.shape)})")
+    if int(ex_ptr[0]) < 0 or int(ex_ptr[-1]) > ex_items.numel() or bool(
+            (ex_ptr[1:] < ex_ptr[:-1]).any()):
+        raise ValueError(f"'ex_ptr' must rise from >= 0 to <= {ex_items.numel()} "
+                         f"(the number of excluded items)")
+    if ex_items.numel() and not (0 <= int(ex_items.min())
+                                 and int(ex_items.max()) < num_items):
+        raise ValueError(f"excluded items must lie in [0, {num_items}) (got "
+                         f"{int(ex_items.min())}..{int(ex_items.max())})")

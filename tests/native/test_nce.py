@@ -118,6 +118,8 @@ def test_softmax_terms_refuse_bad_operands(kernel):
         softmax_terms(torch.randn(2, 64), torch.randn(3, 32), None, True)
     with pytest.raises(ValueError, match=r"\[B, d\] and \[M, d\]"):
         softmax_terms(torch.randn(2, 64), torch.randn(0, 64), None, True)
+    with pytest.raises(ValueError, match=r"'weight' must have shape \[2\]"):
+        softmax_terms(torch.randn(2, 64), torch.randn(3, 64), torch.ones(3), True)
 
 
 @pytest.mark.parametrize("flags", BUILDS)

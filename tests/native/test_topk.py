@@ -105,6 +105,14 @@ def test_native_topk_refuses_bad_arguments(kernel):
         topk_dot(rows, slabs, 65, 1, ptr, none)
     with pytest.raises(ValueError, match="'k'"):
         topk_dot(rows, slabs, 64, 65, ptr, none)
+    with pytest.raises(ValueError, match=r"'ex_ptr' must have shape \[3\]"):
+        topk_dot(rows, slabs, 64, 1, ptr[:2], none)
+    with pytest.raises(ValueError, match="'ex_ptr' must rise"):
+        topk_dot(rows, slabs, 64, 1, torch.tensor([0, 2, 1]), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="'ex_ptr' must rise"):
+        topk_dot(rows, slabs, 64, 1, torch.tensor([0, 1, 3]), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match=r"excluded items must lie in \[0, 64\)"):
+        topk_dot(rows, slabs, 64, 1, torch.tensor([0, 1, 2]), torch.tensor([1, 64]))
 
 
 def test_disabled_or_missing_compiler_is_reported_and_auto_falls_back(
