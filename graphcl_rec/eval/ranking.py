@@ -103,9 +103,10 @@ def evaluate_embeddings(
         memory_budget_mb: Score-buffer budget used when ``batch_size`` is ``None``.
         ranker: How blocks are ranked (:func:`~graphcl_rec.eval.blocks.topk_blocks`):
             ``"auto"`` takes the fused native kernel for float32 CPU embeddings
-            where it builds, else torch's products; ``"native"``, ``"group-major"``
-            or ``"row-major"`` force one. All return the top-K values up to the
-            rounding of the products' summation order.
+            and ``max(k) <= 128`` where it builds, else torch's products;
+            ``"native"``, ``"group-major"`` or ``"row-major"`` force one. All
+            return the top-K values up to the rounding of the products'
+            summation order.
 
     Returns:
         ``{f"{name}@{K}": float}`` for every metric plus ``coverage@K``; with
