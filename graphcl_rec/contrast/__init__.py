@@ -2,6 +2,7 @@
 
 from graphcl_rec.contrast.base import ContrastiveRecommender, ema_update, make_target
 from graphcl_rec.contrast.byol import BYOL
+from graphcl_rec.contrast.inbatch import InBatchNCE
 from graphcl_rec.contrast.moco import MoCo, queue_nce
 from graphcl_rec.contrast.sgl import SGL
 from graphcl_rec.contrast.simgcl import SimGCL, XSimGCL, uniform_noise
@@ -10,6 +11,7 @@ __all__ = [
     "BYOL",
     "SGL",
     "ContrastiveRecommender",
+    "InBatchNCE",
     "MoCo",
     "SimGCL",
     "XSimGCL",

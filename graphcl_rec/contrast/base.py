@@ -10,10 +10,10 @@ from torch import Tensor, nn
 from graphcl_rec.augment.base import Augmentation, make_views
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
-from graphcl_rec.graph.rows import take_rows
 from graphcl_rec.losses.contrastive import info_nce, unique_anchors
-from graphcl_rec.models.base import Encoder, EncoderOutput
+from graphcl_rec.models.base import Encoder
 from graphcl_rec.models.bpr import BPRRecommender
+from graphcl_rec.models.output import EncoderOutput
 
 NEGATIVES = ("all", "batch")
 NCE_PRECISIONS = {"full": None, "bfloat16": torch.bfloat16}
@@ -49,7 +49,7 @@ class ContrastiveRecommender(BPRRecommender):
             at the cost of 8-bit mantissas in the logits.
     """
 
-    def __init__(self, encoder: Encoder, tau: float = 0.2, ssl_weight: float = 0.1,
+    def __init__(self, encoder: Encoder, *, tau: float = 0.2, ssl_weight: float = 0.1,
                  reg_weight: float = 1e-4, negatives: str = "all",
                  reduction: str = "mean", hard_negatives: bool = False,
                  nce_precision: str = "full") -> None:
@@ -71,66 +71,45 @@ class ContrastiveRecommender(BPRRecommender):
         self.negatives, self.reduction = negatives, reduction
         self.nce_precision = nce_precision
 
-    def nce(self, view1: Tensor, view2: Tensor, index: Tensor,
-            weight: Tensor | None = None) -> Tensor:
-        """InfoNCE of rows ``index`` of ``view1`` against ``view2``.
+    def anchor_rows(self, batch: Batch) -> Tensor:
+        """Node ids of the contrasted nodes: the batch's users and positive items."""
+        return torch.cat([batch.user, batch.pos + self.encoder.num_users])
 
-        Args:
-            view1: ``[N, d]`` anchors' view.
-            view2: ``[N, d]`` positives' (and negatives') view.
-            index: ``[B]`` unique node indices, or indices with repeats and
-                ``weight`` from :func:`~graphcl_rec.losses.contrastive.unique_anchors`
-                (all-node negatives only).
-            weight: ``[B]`` anchor weights, or ``None``.
+    def candidate_rows(self, batch: Batch) -> Tensor | None:
+        """Rows the second view must hold: the anchors', or all (``None``)."""
+        return self.anchor_rows(batch) if self.negatives == "batch" else None
 
-        Returns:
-            Scalar loss.
-        """
-        if self.negatives == "all":
-            return self.nce_anchors(take_rows(view1, index), view2, index, weight)
-        low = NCE_PRECISIONS[self.nce_precision]
-        if weight is not None:
-            raise ValueError("anchor weights need negatives='all': in-batch "
-                             "candidates would repeat with the anchors")
-        target = torch.arange(index.numel(), device=index.device)
-        return info_nce(take_rows(view1, index), take_rows(view2, index), target,
-                        self.tau, self.reduction, matmul_dtype=low)
+    def contrast(self, batch: Batch, view1: EncoderOutput, view2: EncoderOutput
+                 ) -> Tensor:
+        r"""User plus item InfoNCE of the batch's unique users and positive items.
 
-    def nce_anchors(self, anchor: Tensor, view2: Tensor, index: Tensor,
-                    weight: Tensor | None = None) -> Tensor:
-        """All-node InfoNCE of ``[B, d]`` anchor rows against every row of ``view2``.
-
-        ``anchor[j]`` is node ``index[j]`` of the first view; its positive is
-        ``view2[index[j]]`` and every other row of ``view2`` is a negative.
-        """
-        return info_nce(anchor, view2, index, self.tau, self.reduction, weight,
-                        matmul_dtype=NCE_PRECISIONS[self.nce_precision])
-
-    def contrast(self, batch: Batch, user1: Tensor, item1: Tensor, user2: Tensor,
-                 item2: Tensor) -> Tensor:
-        """User and item InfoNCE terms for the batch's unique users and items.
+        Anchor :math:`z'_v` (``view1``) is pulled to :math:`z''_v` (``view2``) against
+        the candidates :math:`z''_w` of every user (item) with ``negatives="all"``,
+        or of the batch's unique users (items) with ``"batch"``.
 
         Off the CPU with all-node negatives, repeats are weighted by 0 instead of
         removed (:func:`~graphcl_rec.losses.contrastive.unique_anchors`): the same
         loss, without the host–device synchronisation of ``torch.unique``.
         """
-        sync_free = self.negatives == "all" and batch.user.device.type != "cpu"
+        every = self.negatives == "all"
+        sync_free = every and batch.user.device.type != "cpu"
         users, user_w = unique_anchors(batch.user, sync_free)
         items, item_w = unique_anchors(batch.pos, sync_free)
-        return (self.nce(user1, user2, users, user_w)
-                + self.nce(item1, item2, items, item_w))
+        if every:
+            return (self.nce(view1.users(users), view2.users(), users, user_w)
+                    + self.nce(view1.items(items), view2.items(), items, item_w))
+        return (self.nce(view1.users(users), view2.users(users))
+                + self.nce(view1.items(items), view2.items(items)))
 
-    def row_contrast(self, batch: Batch, rows: Tensor, view1: Tensor, view2: Tensor
-                     ) -> Tensor:
-        """:meth:`contrast` on ``[R, d]`` views of the sorted node ids ``rows``.
-
-        ``rows`` must hold the batch's users and positive items (items offset by
-        ``num_users``); only in-batch negatives can be computed from rows.
-        """
-        items = torch.unique(batch.pos) + self.encoder.num_users
-        users = torch.searchsorted(rows, torch.unique(batch.user))
-        items = torch.searchsorted(rows, items)
-        return self.nce(view1, view2, users) + self.nce(view1, view2, items)
+    def nce(self, anchor: Tensor, candidates: Tensor, target: Tensor | None = None,
+            weight: Tensor | None = None) -> Tensor:
+        """:func:`~graphcl_rec.losses.contrastive.info_nce` with this objective's
+        temperature, reduction and precision; ``target=None`` pairs row ``b`` of
+        ``anchor`` with row ``b`` of ``candidates``."""
+        if target is None:
+            target = torch.arange(anchor.shape[0], device=anchor.device)
+        return info_nce(anchor, candidates, target, self.tau, self.reduction, weight,
+                        matmul_dtype=NCE_PRECISIONS[self.nce_precision])
 
     def combine(self, terms: dict[str, Tensor], ssl: Tensor) -> dict[str, Tensor]:
         """Adds the weighted contrastive term to the BPR terms."""
@@ -165,20 +144,6 @@ def make_target(encoder: Encoder) -> Encoder:
     for p in target.parameters():
         p.requires_grad_(False)
     return target
-
-
-def online_and_target(online: Encoder, target: Encoder, out: EncoderOutput,
-                      adjs: list[Tensor], views: list[list[Tensor]] | None
-                      ) -> tuple[EncoderOutput, EncoderOutput]:
-    """Online pass on view 1 and gradient-free target pass on view 2.
-
-    Without views both see ``adjs``, and the online pass reuses ``out`` (the
-    forward already made for BPR) instead of propagating again.
-    """
-    first = online(views[0]) if views else out
-    with torch.no_grad():
-        second = target(views[1] if views else adjs)
-    return first, second
 
 
 @torch.no_grad()

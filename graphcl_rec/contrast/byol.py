@@ -10,12 +10,10 @@ from graphcl_rec.contrast.base import (
     check_momentum,
     ema_update,
     make_target,
-    online_and_target,
     paired_views,
 )
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
-from graphcl_rec.graph.rows import take_rows
 from graphcl_rec.losses.contrastive import cosine_alignment
 from graphcl_rec.models.base import OBJECTIVES, Encoder
 from graphcl_rec.models.bpr import BPRRecommender
@@ -47,7 +45,7 @@ class BYOL(BPRRecommender):
         hard_negatives: Dynamic negative sampling for the BPR term.
     """
 
-    def __init__(self, encoder: Encoder, augment: Augmentation | None = None,
+    def __init__(self, encoder: Encoder, *, augment: Augmentation | None = None,
                  momentum: float = 0.99, ssl_weight: float = 0.1,
                  pairs: str = "interaction", reg_weight: float = 1e-4,
                  hard_negatives: bool = False) -> None:
@@ -83,17 +81,18 @@ class BYOL(BPRRecommender):
         """BPR plus the alignment of predicted online and target embeddings."""
         out = self.encoder(adjs)
         terms = self.bpr_terms(batch, out)
-        online, target = online_and_target(self.encoder, self.target, out, adjs,
-                                           views)
+        online = self.encoder(views[0]) if views else out
+        with torch.no_grad():
+            target = self.target(views[1] if views else adjs)
         q = self.predictor
         if self.pairs == "interaction":
             u, i = batch.user, batch.pos
-            ssl = (cosine_alignment(q(take_rows(online.user, u)), target.item[i])
-                   + cosine_alignment(q(take_rows(online.item, i)), target.user[u]))
+            ssl = (cosine_alignment(q(online.users(u)), target.items(i))
+                   + cosine_alignment(q(online.items(i)), target.users(u)))
         else:
             u, i = torch.unique(batch.user), torch.unique(batch.pos)
-            ssl = (cosine_alignment(q(take_rows(online.user, u)), target.user[u])
-                   + cosine_alignment(q(take_rows(online.item, i)), target.item[i]))
+            ssl = (cosine_alignment(q(online.users(u)), target.users(u))
+                   + cosine_alignment(q(online.items(i)), target.items(i)))
         terms["loss"] = terms["loss"] + self.ssl_weight * ssl
         terms["ssl"] = ssl.detach()
         return terms

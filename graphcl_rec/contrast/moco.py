@@ -12,12 +12,10 @@ from graphcl_rec.contrast.base import (
     check_momentum,
     ema_update,
     make_target,
-    online_and_target,
     paired_views,
 )
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
-from graphcl_rec.graph.rows import take_rows
 from graphcl_rec.models.base import OBJECTIVES, Encoder
 
 
@@ -56,7 +54,8 @@ class MoCo(ContrastiveRecommender):
     :math:`\theta_k \leftarrow m\theta_k + (1-m)\theta_q` (updated after every
     step), negatives from a FIFO queue of past keys (one queue for users, one for
     items). With ``augment`` the query and key encoders see two augmented views;
-    otherwise both see the training graph and the EMA lag alone makes them differ.
+    otherwise (``augment=None``) both see the training graph and the EMA lag alone
+    makes them differ.
 
     Args:
         encoder: Any encoder.
@@ -70,12 +69,13 @@ class MoCo(ContrastiveRecommender):
         hard_negatives: Dynamic negative sampling for the BPR term.
     """
 
-    def __init__(self, encoder: Encoder, augment: Augmentation | None = None,
+    def __init__(self, encoder: Encoder, *, augment: Augmentation | None = None,
                  momentum: float = 0.99, queue_size: int = 4096, tau: float = 0.2,
                  ssl_weight: float = 0.1, reg_weight: float = 1e-4,
                  reduction: str = "mean", hard_negatives: bool = False) -> None:
-        super().__init__(encoder, tau, ssl_weight, reg_weight, "batch", reduction,
-                         hard_negatives)
+        super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
+                         reg_weight=reg_weight, negatives="batch",
+                         reduction=reduction, hard_negatives=hard_negatives)
         if queue_size < 0:
             raise ValueError(f"'queue_size' must be >= 0 (got {queue_size})")
         self.augment, self.momentum = augment, check_momentum(momentum)
@@ -109,14 +109,16 @@ class MoCo(ContrastiveRecommender):
         """BPR plus queue InfoNCE of online queries against momentum keys."""
         out = self.encoder(adjs)
         terms = self.bpr_terms(batch, out)
-        query, key = online_and_target(self.encoder, self.target, out, adjs, views)
+        query = self.encoder(views[0]) if views else out
+        with torch.no_grad():
+            key = self.target(views[1] if views else adjs)
         users, items = torch.unique(batch.user), torch.unique(batch.pos)
-        ssl = (queue_nce(take_rows(query.user, users), key.user[users],
-                         self.queue("user"), self.tau, self.reduction)
-               + queue_nce(take_rows(query.item, items), key.item[items],
-                           self.queue("item"), self.tau, self.reduction))
-        self._pending = (F.normalize(key.user[users], dim=-1),
-                         F.normalize(key.item[items], dim=-1))
+        ssl = (queue_nce(query.users(users), key.users(users), self.queue("user"),
+                         self.tau, self.reduction)
+               + queue_nce(query.items(items), key.items(items), self.queue("item"),
+                           self.tau, self.reduction))
+        self._pending = (F.normalize(key.users(users), dim=-1),
+                         F.normalize(key.items(items), dim=-1))
         return self.combine(terms, ssl)
 
     @torch.no_grad()

@@ -6,7 +6,6 @@ import torch
 from torch import Tensor
 
 from graphcl_rec.augment.base import Augmentation
-from graphcl_rec.augment.dropout import EdgeDropout
 from graphcl_rec.contrast.base import ContrastiveRecommender, paired_views
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
@@ -42,18 +41,24 @@ class SGL(ContrastiveRecommender):
 
     Examples:
         >>> from graphcl_rec.models import LightGCN
-        >>> model = SGL(LightGCN(5, 5, dim=8, num_layers=2), EdgeDropout(0.1))
+        >>> from graphcl_rec.augment import EdgeDropout
+        >>> model = SGL(LightGCN(5, 5, dim=8, num_layers=2), augment=EdgeDropout(0.1))
         >>> model.augment
         EdgeDropout(p=0.1)
     """
 
-    def __init__(self, encoder: Encoder, augment: Augmentation | None = None,
+    def __init__(self, encoder: Encoder, *, augment: Augmentation,
                  tau: float = 0.2, ssl_weight: float = 0.1, reg_weight: float = 1e-4,
                  negatives: str = "all", reduction: str = "mean",
                  hard_negatives: bool = False, nce_precision: str = "full") -> None:
-        super().__init__(encoder, tau, ssl_weight, reg_weight, negatives, reduction,
-                         hard_negatives, nce_precision)
-        self.augment = augment if augment is not None else EdgeDropout(0.1)
+        super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
+                         reg_weight=reg_weight, negatives=negatives,
+                         reduction=reduction, hard_negatives=hard_negatives,
+                         nce_precision=nce_precision)
+        if not isinstance(augment, Augmentation):
+            raise TypeError(f"SGL needs an Augmentation for its two views, e.g. "
+                            f"EdgeDropout(0.1) (got {augment!r})")
+        self.augment = augment
 
     def sample_views(self, inter: Interactions, generator: torch.Generator
                      ) -> list[list[Tensor]] | None:
@@ -65,30 +70,10 @@ class SGL(ContrastiveRecommender):
         """BPR on ``adjs`` plus InfoNCE between the two views."""
         if views is None or len(views) != 2:
             raise ValueError("SGL.loss needs the two views from sample_views()")
-        terms = self.batch_terms(batch, adjs)
-        most = batch.user.numel() + batch.pos.numel()  # a bound: no host sync
-        if self.negatives == "all" and self.encoder.restricts_rows(views[0], most):
-            return self.combine(terms, self.anchor_row_contrast(batch, views))
-        z1, z2 = self.encoder(views[0]), self.encoder(views[1])
-        return self.combine(terms, self.contrast(batch, z1.user, z1.item, z2.user,
-                                                 z2.item))
-
-    def anchor_row_contrast(self, batch: Batch, views: list[list[Tensor]]) -> Tensor:
-        """:meth:`contrast` with the first view propagated for the anchors' rows only.
-
-        With all-node negatives the first view enters the loss only through the
-        batch's unique users and items, so its last layer reads only their rows
-        (:meth:`~graphcl_rec.models.base.Encoder.forward_rows`, as BPR does); the
-        second view, whose every row is a candidate, is propagated in full. Equal
-        to ``contrast`` on the full first view (value and gradients, up to float
-        rounding).
-        """
-        users, items = torch.unique(batch.user), torch.unique(batch.pos)
-        rows = torch.cat([users, items + self.encoder.num_users])
-        z1 = self.encoder.forward_rows(views[0], rows)[0]
-        z2 = self.encoder(views[1])
-        return (self.nce_anchors(z1[:users.numel()], z2.user, users)
-                + self.nce_anchors(z1[users.numel():], z2.item, items))
+        terms = self.bpr_terms(batch, self.encoder(adjs, rows=self.batch_rows(batch)))
+        z1 = self.encoder(views[0], rows=self.anchor_rows(batch))
+        z2 = self.encoder(views[1], rows=self.candidate_rows(batch))
+        return self.combine(terms, self.contrast(batch, z1, z2))
 
     def extra_repr(self) -> str:
         """Constructor arguments shown by ``repr``."""

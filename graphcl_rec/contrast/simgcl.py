@@ -64,35 +64,24 @@ class SimGCL(ContrastiveRecommender):
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
     """
 
-    def __init__(self, encoder: Encoder, eps: float = 0.1, tau: float = 0.2,
+    def __init__(self, encoder: Encoder, *, eps: float = 0.1, tau: float = 0.2,
                  ssl_weight: float = 0.5, reg_weight: float = 1e-4,
                  negatives: str = "batch", reduction: str = "mean",
                  hard_negatives: bool = False, nce_precision: str = "full") -> None:
-        super().__init__(encoder, tau, ssl_weight, reg_weight, negatives, reduction,
-                         hard_negatives, nce_precision)
+        super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
+                         reg_weight=reg_weight, negatives=negatives,
+                         reduction=reduction, hard_negatives=hard_negatives,
+                         nce_precision=nce_precision)
         self.eps = _check_eps(eps)
 
     def loss(self, batch: Batch, adjs: list[Tensor], views: list[list[Tensor]] | None,
              generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """BPR on a clean pass plus InfoNCE between two noisy passes.
-
-        With in-batch negatives on a large graph the noisy passes propagate (and
-        perturb) only the batch users' and positives' rows of the last layer.
-        """
-        terms = self.batch_terms(batch, adjs)
+        """BPR on a clean pass plus InfoNCE between two noisy passes."""
+        terms = self.bpr_terms(batch, self.encoder(adjs, rows=self.batch_rows(batch)))
         noise = uniform_noise(self.eps, generator)
-        if self.negatives == "batch":
-            num_users = self.encoder.num_users
-            nodes = torch.cat([batch.user, batch.pos + num_users])
-            if self.encoder.restricts_rows(adjs, nodes.numel()):
-                rows = torch.unique(nodes)
-                z1 = self.encoder.forward_rows(adjs, rows, noise)[0]
-                z2 = self.encoder.forward_rows(adjs, rows, noise)[0]
-                return self.combine(terms, self.row_contrast(batch, rows, z1, z2))
-        z1 = self.encoder(adjs, perturb=noise)
-        z2 = self.encoder(adjs, perturb=noise)
-        return self.combine(terms, self.contrast(batch, z1.user, z1.item, z2.user,
-                                                 z2.item))
+        z1 = self.encoder(adjs, rows=self.anchor_rows(batch), perturb=noise)
+        z2 = self.encoder(adjs, rows=self.candidate_rows(batch), perturb=noise)
+        return self.combine(terms, self.contrast(batch, z1, z2))
 
     def extra_repr(self) -> str:
         """Constructor arguments shown by ``repr``."""
@@ -122,13 +111,15 @@ class XSimGCL(ContrastiveRecommender):
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
     """
 
-    def __init__(self, encoder: Encoder, eps: float = 0.2, tau: float = 0.15,
+    def __init__(self, encoder: Encoder, *, eps: float = 0.2, tau: float = 0.15,
                  ssl_weight: float = 0.2, contrast_layer: int = 1,
                  reg_weight: float = 1e-4, negatives: str = "batch",
                  reduction: str = "mean", hard_negatives: bool = False,
                  nce_precision: str = "full") -> None:
-        super().__init__(encoder, tau, ssl_weight, reg_weight, negatives, reduction,
-                         hard_negatives, nce_precision)
+        super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
+                         reg_weight=reg_weight, negatives=negatives,
+                         reduction=reduction, hard_negatives=hard_negatives,
+                         nce_precision=nce_precision)
         self.eps = _check_eps(eps)
         depth = max(encoder.num_layers, 1)
         if not 1 <= contrast_layer <= depth:
@@ -138,32 +129,12 @@ class XSimGCL(ContrastiveRecommender):
 
     def loss(self, batch: Batch, adjs: list[Tensor], views: list[list[Tensor]] | None,
              generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """BPR on the noisy final embeddings plus cross-layer InfoNCE.
-
-        With in-batch negatives on a large graph only the batch's rows of the last
-        layer are propagated (and perturbed): every term reads only those rows.
-        """
-        noise = uniform_noise(self.eps, generator)
-        nodes = self.batch_nodes(batch)
-        if self.negatives == "batch" and self.encoder.restricts_rows(adjs,
-                                                                     nodes.numel()):
-            return self._row_loss(batch, adjs, nodes, noise)
-        out = self.encoder(adjs, perturb=noise)
+        """BPR on the noisy final embeddings plus cross-layer InfoNCE."""
+        rows = self.batch_rows(batch) if self.negatives == "batch" else None
+        out = self.encoder(adjs, rows=rows, perturb=uniform_noise(self.eps, generator))
         terms = self.bpr_terms(batch, out)
-        num_users = self.encoder.num_users
-        layer = out.layers[self.contrast_layer]
-        ssl = self.contrast(batch, out.user, out.item, layer[:num_users],
-                            layer[num_users:])
-        return self.combine(terms, ssl)
-
-    def _row_loss(self, batch: Batch, adjs: list[Tensor], nodes: Tensor,
-                  noise: Callable[[Tensor], Tensor]) -> dict[str, Tensor]:
-        """:meth:`loss` computed on the batch's rows only."""
-        rows, inverse = torch.unique(nodes, return_inverse=True)
-        final, layers = self.encoder.forward_rows(adjs, rows, noise)
-        terms = self.row_terms(batch, final, inverse)
-        ssl = self.row_contrast(batch, rows, final, layers[self.contrast_layer])
-        return self.combine(terms, ssl)
+        return self.combine(terms, self.contrast(batch, out,
+                                                 out.layer(self.contrast_layer)))
 
     def extra_repr(self) -> str:
         """Constructor arguments shown by ``repr``."""

@@ -8,7 +8,7 @@ from graphcl_rec.models.base import (
     EncoderOutput,
     Recommender,
 )
-from graphcl_rec.models.bpr import BPRRecommender
+from graphcl_rec.models.bpr import BPRRecommender, hardest_negatives
 from graphcl_rec.models.lightgcn import LightGCN
 from graphcl_rec.models.mf import MF
 from graphcl_rec.models.sgc import SGC
@@ -24,4 +24,5 @@ __all__ = [
     "EncoderOutput",
     "LightGCN",
     "Recommender",
+    "hardest_negatives",
 ]

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
-from graphcl_rec.graph.rows import take_rows
+from graphcl_rec.models.output import EncoderOutput
 from graphcl_rec.registry import Registry
 
 ENCODERS = Registry("encoder")
@@ -20,13 +19,8 @@ OBJECTIVES = Registry("objective")
 Perturb = Callable[[Tensor], Tensor]
 """A function applied to the ``[N, d]`` node embeddings after every layer."""
 
-
-class EncoderOutput(NamedTuple):
-    """Final user/item embeddings and, on request, every layer's node embeddings."""
-
-    user: Tensor
-    item: Tensor
-    layers: list[Tensor]
+__all__ = ["ENCODERS", "OBJECTIVES", "Batch", "Encoder", "EncoderOutput", "Perturb",
+           "Recommender"]
 
 
 class Encoder(nn.Module, ABC):
@@ -42,49 +36,24 @@ class Encoder(nn.Module, ABC):
     num_layers: int
 
     @abstractmethod
-    def forward(
-        self, adjs: list[Tensor], perturb: Perturb | None = None
-    ) -> EncoderOutput:
+    def forward(self, adjs: list[Tensor], rows: Tensor | None = None,
+                perturb: Perturb | None = None) -> EncoderOutput:
         """Propagates the embeddings.
 
         Args:
             adjs: ``num_layers`` normalised ``[U+I, U+I]`` adjacencies (one per layer).
+            rows: ``[R]`` int64 ids of the nodes the caller will read (users, then
+                items offset by ``U``; repeats allowed), or ``None`` for every node.
+                The encoder may compute only these rows where that saves work;
+                either way the output reads the same for them (value and
+                gradient).
             perturb: Optional function applied to the node embeddings after every
-                propagation layer (SimGCL's noise).
+                propagation layer (SimGCL's noise). When only some rows are
+                computed, noise is drawn only for the rows computed.
 
         Returns:
-            ``EncoderOutput(user [U, d], item [I, d], layers)`` where ``layers[l]`` is
-            the ``[U+I, d]`` output of layer ``l`` (``layers[0]`` the ego layer).
+            An :class:`~graphcl_rec.models.output.EncoderOutput`.
         """
-
-    def restricts_rows(self, adjs: list[Tensor], num_rows: int) -> bool:
-        """Whether :meth:`forward_rows` for ``num_rows`` rows beats :meth:`forward`.
-
-        By default it does not: it runs the full forward.
-        """
-        return False
-
-    def forward_rows(self, adjs: list[Tensor], rows: Tensor,
-                     perturb: Perturb | None = None) -> tuple[Tensor, list[Tensor]]:
-        """Final and per-layer embeddings of the nodes ``rows`` only.
-
-        Equal to the rows of :meth:`forward` (users first, then items), which is
-        what this default computes; encoders override it when fewer rows are
-        cheaper (BPR and in-batch contrast read only the batch's nodes). With
-        ``perturb``, the noise is drawn only for the rows an override computes, so
-        the draws (not their distribution) differ from :meth:`forward`'s.
-
-        Args:
-            adjs: As in :meth:`forward`.
-            rows: ``[R]`` int64 node indices (items offset by ``num_users``).
-            perturb: As in :meth:`forward`.
-
-        Returns:
-            ``([R, d] final embeddings, [[R, d] for each entry of layers])``.
-        """
-        out = self(adjs, perturb)
-        return (take_rows(torch.cat([out.user, out.item]), rows),
-                [take_rows(layer, rows) for layer in out.layers])
 
     @abstractmethod
     def ego(self) -> tuple[Tensor, Tensor]:
@@ -126,7 +95,17 @@ class Recommender(nn.Module, ABC):
         views: list[list[Tensor]] | None,
         generator: torch.Generator | None = None,
     ) -> dict[str, Tensor]:
-        """Loss terms of one batch; must contain the key ``"loss"`` (the total)."""
+        """Loss terms of one batch; must contain the key ``"loss"`` (the total).
+
+        Args:
+            batch: ``(user, pos, neg)`` triples.
+            adjs: The training graph, one adjacency per encoder layer.
+            views: What :meth:`sample_views` returned this epoch.
+            generator: The run's generator, for any draw the loss makes (noise).
+
+        Returns:
+            ``{"loss": total, **detached terms for logging}``.
+        """
 
     def on_step_end(self) -> None:
         """Hook after every optimiser step (EMA targets update here)."""

@@ -7,13 +7,32 @@ from torch import Tensor
 
 from graphcl_rec.graph.rows import take_rows
 from graphcl_rec.losses.ranking import bpr_loss, l2_reg
-from graphcl_rec.models.base import (
-    OBJECTIVES,
-    Batch,
-    Encoder,
-    EncoderOutput,
-    Recommender,
-)
+from graphcl_rec.models.base import OBJECTIVES, Batch, Encoder, Recommender
+from graphcl_rec.models.output import EncoderOutput
+
+
+def hardest_negatives(user: Tensor, neg: Tensor, neg_emb: Tensor
+                      ) -> tuple[Tensor, Tensor]:
+    """The best-scored of each row's candidate negatives (dynamic negative sampling).
+
+    Args:
+        user: ``[B, d]`` user embeddings.
+        neg: ``[B, n]`` candidate item ids.
+        neg_emb: ``[B, n, d]`` their embeddings.
+
+    Returns:
+        ``([B] item ids, [B, d] embeddings)`` of the highest-scored candidates.
+
+    Examples:
+        >>> u = torch.tensor([[1.0, 0.0]])
+        >>> emb = torch.tensor([[[0.0, 1.0], [2.0, 0.0]]])
+        >>> hardest_negatives(u, torch.tensor([[7, 9]]), emb)[0].tolist()
+        [9]
+    """
+    with torch.no_grad():
+        best = (user.unsqueeze(1) * neg_emb).sum(-1).argmax(dim=1)
+    rows = torch.arange(best.numel(), device=best.device)
+    return neg[rows, best], neg_emb[rows, best]
 
 
 @OBJECTIVES.register("bpr")
@@ -43,9 +62,8 @@ class BPRRecommender(Recommender):
         ['bpr', 'loss', 'reg']
     """
 
-    def __init__(
-        self, encoder: Encoder, reg_weight: float = 1e-4, hard_negatives: bool = False
-    ) -> None:
+    def __init__(self, encoder: Encoder, *, reg_weight: float = 1e-4,
+                 hard_negatives: bool = False) -> None:
         super().__init__()
         if reg_weight < 0:
             raise ValueError(f"'reg_weight' must be >= 0 (got {reg_weight})")
@@ -53,98 +71,40 @@ class BPRRecommender(Recommender):
         self.reg_weight = reg_weight
         self.hard_negatives = hard_negatives
 
-    def select_negatives(self, batch: Batch, out: EncoderOutput) -> Tensor:
-        """The negatives that enter the loss: ``[B]`` or ``[B, n]`` item indices."""
-        return self._hardest(batch, take_rows(out.user, batch.user),
-                             take_rows(out.item, batch.neg))[0]
+    def loss(self, batch: Batch, adjs: list[Tensor], views: list[list[Tensor]] | None,
+             generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """BPR + L2 terms; see :meth:`graphcl_rec.models.base.Recommender.loss`."""
+        return self.bpr_terms(batch, self.encoder(adjs, rows=self.batch_rows(batch)))
 
-    def _hardest(self, batch: Batch, u: Tensor, neg_emb: Tensor
-                 ) -> tuple[Tensor, Tensor]:
-        """Negative ids and embeddings kept: the best-scored of each row if hard."""
-        if not self.hard_negatives or batch.neg.dim() == 1:
-            return batch.neg, neg_emb
-        with torch.no_grad():
-            best = (u.unsqueeze(1) * neg_emb).sum(-1).argmax(dim=1)
-        rows = torch.arange(best.numel(), device=best.device)
-        return batch.neg[rows, best], neg_emb[rows, best]
-
-    def bpr_terms(self, batch: Batch, out: EncoderOutput) -> dict[str, Tensor]:
-        """BPR and L2 terms for the batch, given the encoder's full output."""
-        return self.terms_from(batch, take_rows(out.user, batch.user),
-                               take_rows(out.item, batch.pos),
-                               take_rows(out.item, batch.neg))
-
-    def batch_terms(self, batch: Batch, adjs: list[Tensor]) -> dict[str, Tensor]:
-        """BPR and L2 terms, propagating only what the batch's nodes need.
-
-        Equal to ``bpr_terms(batch, self.encoder(adjs))`` (same value and
-        gradients, up to float rounding), through
-        :meth:`~graphcl_rec.models.base.Encoder.forward_rows` when the encoder says
-        that restricting to the batch's rows saves work (large graphs).
-        """
-        nodes = self.batch_nodes(batch)
-        if not self.encoder.restricts_rows(adjs, nodes.numel()):
-            return self.bpr_terms(batch, self.encoder(adjs))
-        rows, inverse = torch.unique(nodes, return_inverse=True)
-        return self.row_terms(batch, self.encoder.forward_rows(adjs, rows)[0], inverse)
-
-    def batch_nodes(self, batch: Batch) -> Tensor:
-        """Node ids of the batch's users, positives and negatives, in that order."""
+    def batch_rows(self, batch: Batch) -> Tensor:
+        """Node ids of the batch's users, positives and negatives (items + ``U``)."""
         num_users = self.encoder.num_users
         return torch.cat([batch.user, batch.pos + num_users,
                           batch.neg.flatten() + num_users])
 
-    def row_terms(self, batch: Batch, final: Tensor, inverse: Tensor
-                  ) -> dict[str, Tensor]:
-        """BPR and L2 terms from ``[R, d]`` row embeddings and each batch node's row.
-
-        ``inverse`` maps :meth:`batch_nodes` to rows of ``final``.
-        """
-        b = batch.user.numel()
-        emb = take_rows(final, inverse)
-        neg = emb[2 * b:].view(*batch.neg.shape, emb.size(1))
-        return self.terms_from(batch, emb[:b], emb[b:2 * b], neg)
-
-    def terms_from(self, batch: Batch, u: Tensor, pos_emb: Tensor, neg_emb: Tensor
-                   ) -> dict[str, Tensor]:
-        """BPR and L2 terms from the batch's final embeddings.
+    def bpr_terms(self, batch: Batch, out: EncoderOutput) -> dict[str, Tensor]:
+        """BPR and L2 terms of the batch, read from an encoder output.
 
         Args:
-            batch: The triples.
-            u: ``[B, d]`` user embeddings.
-            pos_emb: ``[B, d]`` positive-item embeddings.
-            neg_emb: ``[B, d]`` or ``[B, n, d]`` negative-item embeddings.
+            batch: The triples; ``neg`` is ``[B]`` or ``[B, n]``.
+            out: An output holding at least the batch's users and items.
 
         Returns:
             ``{"loss", "bpr", "reg"}``.
         """
-        neg_idx, neg_emb = self._hardest(batch, u, neg_emb)
+        u, pos_emb = out.users(batch.user), out.items(batch.pos)
+        neg, neg_emb = batch.neg, out.items(batch.neg)
+        if self.hard_negatives and neg.dim() == 2:
+            neg, neg_emb = hardest_negatives(u, neg, neg_emb)
         pos = (u * pos_emb).sum(-1)
-        neg = ((u.unsqueeze(1) * neg_emb).sum(-1) if neg_emb.dim() == 3
-               else (u * neg_emb).sum(-1))
-        bpr = bpr_loss(pos, neg)
+        neg_scores = (u.unsqueeze(1) * neg_emb if neg_emb.dim() == 3
+                      else u * neg_emb).sum(-1)
+        bpr = bpr_loss(pos, neg_scores)
         ego_u, ego_i = self.encoder.ego()
-        reg = l2_reg(
-            take_rows(ego_u, batch.user),
-            take_rows(ego_i, batch.pos),
-            take_rows(ego_i, neg_idx),
-            batch_size=batch.user.numel(),
-        )
-        return {
-            "loss": bpr + self.reg_weight * reg,
-            "bpr": bpr.detach(),
-            "reg": reg.detach(),
-        }
-
-    def loss(
-        self,
-        batch: Batch,
-        adjs: list[Tensor],
-        views: list[list[Tensor]] | None,
-        generator: torch.Generator | None = None,
-    ) -> dict[str, Tensor]:
-        """BPR + L2 terms; see :meth:`graphcl_rec.models.base.Recommender.loss`."""
-        return self.batch_terms(batch, adjs)
+        reg = l2_reg(take_rows(ego_u, batch.user), take_rows(ego_i, batch.pos),
+                     take_rows(ego_i, neg), batch_size=batch.user.numel())
+        return {"loss": bpr + self.reg_weight * reg, "bpr": bpr.detach(),
+                "reg": reg.detach()}
 
     def extra_repr(self) -> str:
         """Constructor arguments shown by ``repr``."""

@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from graphcl_rec.graph.propagate import spmm
 from graphcl_rec.models.base import Encoder, Perturb
+from graphcl_rec.models.output import EncoderOutput
 
 
 class EmbeddingEncoder(Encoder):
@@ -20,7 +21,7 @@ class EmbeddingEncoder(Encoder):
     """
 
     def __init__(
-        self, num_users: int, num_items: int, dim: int = 64, init: str = "xavier"
+        self, num_users: int, num_items: int, *, dim: int = 64, init: str = "xavier"
     ) -> None:
         super().__init__()
         if num_users <= 0 or num_items <= 0 or dim <= 0:
@@ -77,9 +78,9 @@ class EmbeddingEncoder(Encoder):
             layers.append(perturb(x))
         return layers
 
-    def split(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Splits ``[U+I, d]`` node rows into user and item parts."""
-        return x[: self.num_users], x[self.num_users :]
+    def output(self, final: Tensor, layers: list[Tensor]) -> EncoderOutput:
+        """Wraps ``[U+I, d]`` final and per-layer node embeddings."""
+        return EncoderOutput(final, layers, self.num_users)
 
     def extra_repr(self) -> str:
         """Constructor arguments shown by ``repr``."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from graphcl_rec.graph.propagate import row_slicing_pays, spmm, spmm_rows
 from graphcl_rec.graph.rows import take_rows
-from graphcl_rec.models.base import ENCODERS, EncoderOutput, Perturb
+from graphcl_rec.models.base import ENCODERS, Perturb
 from graphcl_rec.models.embedding import EmbeddingEncoder
+from graphcl_rec.models.output import EncoderOutput
 
 
 @ENCODERS.register("lightgcn")
@@ -49,6 +51,7 @@ class LightGCN(EmbeddingEncoder):
         self,
         num_users: int,
         num_items: int,
+        *,
         dim: int = 64,
         num_layers: int = 3,
         init: str = "xavier",
@@ -58,18 +61,26 @@ class LightGCN(EmbeddingEncoder):
             raise ValueError(f"'num_layers' must be >= 0 (got {num_layers})")
         self.num_layers = num_layers
         self.include_ego = include_ego or num_layers == 0
-        super().__init__(num_users, num_items, dim, init)
+        super().__init__(num_users, num_items, dim=dim, init=init)
 
-    def forward(
-        self, adjs: list[Tensor], perturb: Perturb | None = None
-    ) -> EncoderOutput:
-        """See :meth:`graphcl_rec.models.base.Encoder.forward`."""
+    def forward(self, adjs: list[Tensor], rows: Tensor | None = None,
+                perturb: Perturb | None = None) -> EncoderOutput:
+        r"""See :meth:`graphcl_rec.models.base.Encoder.forward`.
+
+        With ``rows`` and a graph where it pays
+        (:func:`~graphcl_rec.graph.propagate.row_slicing_pays`: CPU, fewer than a
+        quarter of the nodes), the last layer is computed for those rows only,
+        :math:`E^{(L)}[r] = \hat{A}_L[r] E^{(L-1)}` (then ``perturb``), which skips
+        most of the last product and of its backward
+        (:func:`~graphcl_rec.graph.propagate.spmm_rows`); every other row count or
+        device propagates all nodes. Both read the same for ``rows``.
+        """
+        if rows is not None and adjs and row_slicing_pays(adjs[-1], rows.numel()):
+            return self._forward_rows(adjs, torch.unique(rows), perturb)
         layers = self.propagate(adjs, perturb)
         if not adjs:
-            user, item = self.split(layers[-1])
-            return EncoderOutput(user, item, layers)
-        user, item = self.split(self._mean(layers))
-        return EncoderOutput(user, item, layers)
+            return self.output(layers[-1], layers)
+        return self.output(self._mean(layers), layers)
 
     def _mean(self, layers: list[Tensor]) -> Tensor:
         """Mean of the layers that enter the final embedding."""
@@ -83,22 +94,10 @@ class LightGCN(EmbeddingEncoder):
             out.add_(t)
         return out.div_(len(stack))
 
-    def restricts_rows(self, adjs: list[Tensor], num_rows: int) -> bool:
-        """True when :meth:`forward_rows` for ``num_rows`` rows skips work."""
-        return bool(adjs) and row_slicing_pays(adjs[-1], num_rows)
-
-    def forward_rows(self, adjs: list[Tensor], rows: Tensor,
-                     perturb: Perturb | None = None) -> tuple[Tensor, list[Tensor]]:
-        r"""Embeddings of ``rows`` only: the last layer reads only their rows.
-
-        :math:`E^{(L)}[r] = \hat{A}_L[r] E^{(L-1)}` (then ``perturb``), which skips
-        most of the last layer's product and of its backward (see
-        :func:`~graphcl_rec.graph.propagate.spmm_rows`); the final embedding is the
-        same layer mean as :meth:`forward`'s, over the rows.
-        """
+    def _forward_rows(self, adjs: list[Tensor], rows: Tensor,
+                      perturb: Perturb | None) -> EncoderOutput:
+        """The output for the sorted unique node ids ``rows`` only."""
         self.check_adjs(adjs)
-        if not adjs:
-            return super().forward_rows(adjs, rows, perturb)
         x = self.embedding.weight
         layers = [take_rows(x, rows)]
         for adj in adjs[:-1]:
@@ -108,4 +107,4 @@ class LightGCN(EmbeddingEncoder):
             layers.append(take_rows(x, rows))
         last = spmm_rows(adjs[-1], x, rows)
         layers.append(last if perturb is None else perturb(last))
-        return self._mean(layers), layers
+        return EncoderOutput(self._mean(layers), layers, self.num_users, rows)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from graphcl_rec.models.base import ENCODERS, EncoderOutput, Perturb
+from graphcl_rec.models.base import ENCODERS, Perturb
 from graphcl_rec.models.embedding import EmbeddingEncoder
+from graphcl_rec.models.output import EncoderOutput
 
 
 @ENCODERS.register("mf")
@@ -13,7 +14,8 @@ class MF(EmbeddingEncoder):
     r"""Plain embedding lookup, :math:`s(u, i) = e_u^\top e_i`.
 
     It takes no adjacency (``num_layers = 0``); ``perturb`` is applied once to the
-    output, so noise-view objectives still work.
+    output, so noise-view objectives still work. Every row is a lookup, so ``rows``
+    changes nothing.
 
     Args:
         num_users: Number of users ``U``.
@@ -33,10 +35,8 @@ class MF(EmbeddingEncoder):
 
     num_layers = 0
 
-    def forward(
-        self, adjs: list[Tensor], perturb: Perturb | None = None
-    ) -> EncoderOutput:
-        """See :meth:`graphcl_rec.models.base.Encoder.forward`."""
+    def forward(self, adjs: list[Tensor], rows: Tensor | None = None,
+                perturb: Perturb | None = None) -> EncoderOutput:
+        """See :meth:`graphcl_rec.models.base.Encoder.forward` (``rows`` unused)."""
         layers = self.propagate(adjs, perturb)
-        user, item = self.split(layers[-1])
-        return EncoderOutput(user, item, layers)
+        return self.output(layers[-1], layers)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from graphcl_rec.models.base import ENCODERS, EncoderOutput, Perturb
+from graphcl_rec.models.base import ENCODERS, Perturb
 from graphcl_rec.models.embedding import EmbeddingEncoder
+from graphcl_rec.models.output import EncoderOutput
 
 
 @ENCODERS.register("sgc")
@@ -41,6 +42,7 @@ class SGC(EmbeddingEncoder):
         self,
         num_users: int,
         num_items: int,
+        *,
         dim: int = 64,
         num_layers: int = 2,
         linear: bool = False,
@@ -49,7 +51,7 @@ class SGC(EmbeddingEncoder):
         if num_layers < 0:
             raise ValueError(f"'num_layers' must be >= 0 (got {num_layers})")
         self.num_layers = num_layers
-        super().__init__(num_users, num_items, dim, init)
+        super().__init__(num_users, num_items, dim=dim, init=init)
         self.linear = nn.Linear(dim, dim, bias=False) if linear else None
         if self.linear is not None:
             nn.init.eye_(self.linear.weight)
@@ -60,13 +62,11 @@ class SGC(EmbeddingEncoder):
         if getattr(self, "linear", None) is not None:
             nn.init.eye_(self.linear.weight)  # type: ignore[union-attr]
 
-    def forward(
-        self, adjs: list[Tensor], perturb: Perturb | None = None
-    ) -> EncoderOutput:
-        """See :meth:`graphcl_rec.models.base.Encoder.forward`."""
+    def forward(self, adjs: list[Tensor], rows: Tensor | None = None,
+                perturb: Perturb | None = None) -> EncoderOutput:
+        """See :meth:`graphcl_rec.models.base.Encoder.forward` (computes every row)."""
         layers = self.propagate(adjs, perturb)
         x = layers[-1]
         if self.linear is not None:
             x = self.linear(x)
-        user, item = self.split(x)
-        return EncoderOutput(user, item, layers)
+        return self.output(x, layers)

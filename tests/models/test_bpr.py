@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from graphcl_rec.data.sampling import Batch
 from graphcl_rec.graph import adjacency
-from graphcl_rec.models import MF, BPRRecommender, LightGCN
+from graphcl_rec.models import MF, BPRRecommender, LightGCN, hardest_negatives
 from tests.conftest import random_interactions
 
 
@@ -31,13 +31,17 @@ def test_multiple_and_hard_negatives():
     )
     all_neg = BPRRecommender(enc).loss(batch, [], None)
     assert torch.isfinite(all_neg["loss"])
-    hard = BPRRecommender(enc, hard_negatives=True)
+    hard = BPRRecommender(enc, hard_negatives=True).loss(batch, [], None)
     out = enc([])
-    chosen = hard.select_negatives(batch, out)
-    scores = (out.user[batch.user].unsqueeze(1) * out.item[batch.neg]).sum(-1)
+    u = out.user[batch.user]
+    chosen, _ = hardest_negatives(u, batch.neg, out.item[batch.neg])
+    scores = (u.unsqueeze(1) * out.item[batch.neg]).sum(-1)
     assert torch.equal(
         chosen, batch.neg.gather(1, scores.argmax(1, keepdim=True))[:, 0]
     )
+    one = Batch(batch.user, batch.pos, chosen)
+    torch.testing.assert_close(hard["loss"], BPRRecommender(enc).loss(one, [], None)[
+        "loss"])
 
 
 def test_gradients_reach_ego_through_lightgcn():
@@ -66,7 +70,7 @@ def test_negative_reg_weight_rejected():
 
 @pytest.mark.parametrize("include_ego", [True, False])
 @pytest.mark.parametrize("hard", [False, True])
-def test_batch_terms_equal_full_forward_terms(include_ego, hard):
+def test_row_restricted_loss_equals_full_forward_terms(include_ego, hard):
     """The row-restricted last layer gives the full forward's loss and gradients."""
     inter = random_interactions(60, 90, 600)
     adjs = [adjacency(inter)] * 3
@@ -76,9 +80,9 @@ def test_batch_terms_equal_full_forward_terms(include_ego, hard):
     neg = torch.randint(0, 90, (6, 3) if hard else (6,), generator=gen)
     batch = Batch(torch.randint(0, 60, (6,), generator=gen),
                   torch.randint(0, 90, (6,), generator=gen), neg)
-    nodes = 6 * (2 + (3 if hard else 1))
-    assert enc.restricts_rows(adjs, nodes)  # the sliced product is what is tested
-    got = model.batch_terms(batch, adjs)
+    # the sliced product is what is tested
+    assert enc(adjs, rows=model.batch_rows(batch)).rows is not None
+    got = model.loss(batch, adjs, None)
     got["loss"].backward()
     grad = enc.embedding.weight.grad.clone()
     enc.embedding.weight.grad = None
@@ -92,15 +96,15 @@ def test_batch_terms_equal_full_forward_terms(include_ego, hard):
 def test_small_graphs_keep_the_full_forward():
     inter = random_interactions(10, 10, 30)
     enc = LightGCN(10, 10, dim=4, num_layers=2)
-    assert not enc.restricts_rows([adjacency(inter)] * 2, 6)
-    assert not enc.restricts_rows([], 1)
+    assert enc([adjacency(inter)] * 2, rows=torch.arange(6)).rows is None
+    assert LightGCN(10, 10, dim=4, num_layers=0)([], rows=torch.arange(2)).rows is None
 
 
-def test_default_forward_rows_is_the_full_forward_rows():
+def test_mf_reads_rows_from_the_full_table():
     enc = MF(3, 4, dim=2)
-    assert not enc.restricts_rows([], 1)
     rows = torch.tensor([6, 0, 3])
-    out = enc([])
-    final, layers = enc.forward_rows([], rows)
-    torch.testing.assert_close(final, torch.cat([out.user, out.item])[rows])
-    torch.testing.assert_close(layers[0], out.layers[0][rows])
+    out, part = enc([]), enc([], rows=rows)
+    assert part.rows is None
+    torch.testing.assert_close(part.items(torch.tensor([3, 0])),
+                               out.item[torch.tensor([3, 0])])
+    torch.testing.assert_close(part.layer(0).users(), out.layers[0][:3])

@@ -124,3 +124,48 @@ def test_sgc_is_last_layer_with_optional_linear():
 def test_invalid_arguments(kwargs):
     with pytest.raises(ValueError):
         LightGCN(3, 3, **kwargs)
+
+
+BIG = random_interactions(60, 90, 600)
+
+
+@pytest.mark.parametrize("name,cls", ENCODERS.items())
+@pytest.mark.parametrize("noise", [False, True])
+def test_rows_read_like_the_full_output(name, cls, noise):
+    """``encoder(adjs, rows=r)`` reads the full output's values and gradients at r."""
+    enc = cls(60, 90, dim=8)
+    adjs = [adjacency(BIG)] * enc.num_layers
+    rows = torch.tensor([3, 3, 7, 60 + 5, 60 + 89, 0])
+    users, items = torch.tensor([3, 7, 0]), torch.tensor([[5, 89], [89, 5]])
+    w = torch.randn(3, 8), torch.randn(2, 2, 8)
+
+    def read(r):
+        # constant "noise": equal for any subset of rows
+        perturb = (lambda x: x + 0.5) if noise else None
+        out = enc(adjs, rows=r, perturb=perturb)
+        value = (out.users(users) * w[0]).sum() + (out.items(items) * w[1]).sum()
+        if enc.num_layers:
+            value = value + out.layer(1).users(users).sum()
+        enc.zero_grad()
+        value.backward()
+        return value.detach(), enc.embedding.weight.grad.clone()
+
+    got, ref = read(rows), read(None)
+    torch.testing.assert_close(got[0], ref[0])
+    torch.testing.assert_close(got[1], ref[1])
+
+
+def test_lightgcn_restricts_rows_on_a_large_cpu_graph_only():
+    enc = LightGCN(60, 90, dim=8, num_layers=2)
+    part = enc([adjacency(BIG)] * 2, rows=torch.tensor([2, 2, 70]))
+    assert part.rows.tolist() == [2, 70]
+    with pytest.raises(KeyError, match="did not compute"):
+        part.users(torch.tensor([3]))
+    with pytest.raises(KeyError, match="rows=None"):
+        part.user  # noqa: B018
+    assert enc([adjacency(BIG)] * 2, rows=torch.arange(40)).rows is None
+
+
+def test_hyperparameters_are_keyword_only():
+    with pytest.raises(TypeError):
+        LightGCN(3, 3, 8)
