@@ -84,7 +84,7 @@ class EdgeDropout(Augmentation):
     """
 
     def __init__(
-        self, p: float = 0.1, per_layer: bool = False, exact: bool = False
+        self, p: float = 0.1, *, per_layer: bool = False, exact: bool = False
     ) -> None:
         self.p = check_probability("p", p)
         self.per_layer = bool(per_layer)
@@ -156,7 +156,7 @@ class NodeDropout(Augmentation):
         NodeDropout(p=0.2)
     """
 
-    def __init__(self, p: float = 0.1, exact: bool = False) -> None:
+    def __init__(self, p: float = 0.1, *, exact: bool = False) -> None:
         self.p = check_probability("p", p)
         self.exact = bool(exact)
 

@@ -124,13 +124,10 @@ class RandomWalk(Augmentation):
     pair, :math:`s = \text{walks\_per\_node}\cdot\text{walk\_length}\cdot N / E`,
     where :math:`N` counts the users and items that have pairs. Without restarts a
     walk soon crosses every pair about equally often, so about :math:`1 - e^{-s}` of
-    the pairs are kept (:meth:`walk_length_for` inverts this). Measured: on a
-    uniformly random graph of 30k users, 40k items and 800k pairs
-    (:math:`N/E \approx 0.088`) the defaults keep 74% (formula 75%) and
-    ``walk_length=32`` 93%; on MovieLens-100k (:math:`N/E \approx 0.026`)
-    ``walk_length=64`` keeps 81%. Restarts keep walks near their start and lower
-    the fraction on clustered data (MovieLens-100k, ``walk_length=64``: 72% with
-    ``restart_p=0.7``).
+    the pairs are kept (:meth:`walk_length_for` inverts this). Restarts keep walks
+    near their start and lower the fraction on clustered data. Kept fractions
+    measured on a random graph and on MovieLens-100k are in
+    ``benchmarks/PERF.md``.
 
     Args:
         walk_length: Steps per walk, at least 1.
@@ -155,6 +152,7 @@ class RandomWalk(Augmentation):
 
     def __init__(
         self,
+        *,
         walk_length: int = 16,
         restart_p: float = 0.0,
         walks_per_node: int = 1,

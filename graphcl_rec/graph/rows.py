@@ -10,12 +10,10 @@ def take_rows(x: Tensor, index: Tensor) -> Tensor:
     r"""Rows ``index`` of ``x``: the value of ``x[index]``, a cheaper backward on CPU.
 
     Advanced indexing's backward is ``index_put_(accumulate=True)``; on CPU,
-    gathering 2,048 rows forward and backward took 300–481 µs from a ``[2625, 64]``
-    table against 98–174 µs through :func:`torch.index_select` (whose backward is
-    ``index_add_``), and 1.06–1.17 ms against 0.55–0.61 ms from a ``[70839, 64]``
-    table (2 threads, medians of 50, two runs). Off the CPU ``x[index]`` is kept: CUDA's
-    ``index_add_`` accumulates with atomics, so its sums are not reproducible,
-    while ``index_put_`` sorts the indices first.
+    :func:`torch.index_select`, whose backward is ``index_add_``, is the cheaper of
+    the two (timings in ``benchmarks/PERF.md``). Off the CPU ``x[index]`` is kept:
+    CUDA's ``index_add_`` accumulates with atomics, so its sums are not
+    reproducible, while ``index_put_`` sorts the indices first.
 
     .. math::
         Y_{j} = X_{\mathrm{index}_j}, \qquad

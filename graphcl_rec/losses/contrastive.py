@@ -30,9 +30,8 @@ class _InfoNCE(torch.autograd.Function):
 
     BLOCK = 2**21
     BLOCK_LOW = 2**22
-    """Logits per block on CPU when the products take reduced precision: SGL-ED on
-    Gowalla with bf16 products ran 4 % faster per step with 2^22 than with 2^21
-    (2^23: 9 % slower; fp32 products: no difference), alternating A/B, 2 threads."""
+    """Logits per block on CPU when the products take reduced precision (chosen by
+    an A/B sweep of 2^21..2^23, ``benchmarks/PERF.md``)."""
     BLOCK_CUDA = 2**27
     """Logits per block off the CPU (512 MB in fp32): one block for a batch of 2048
     anchors against up to 65,536 candidates."""
@@ -153,12 +152,10 @@ def info_nce(
     view and ``target = arange(B)``. The value equals
     ``cross_entropy(cos / tau, target)``; it is computed in cache-sized blocks of
     anchors with the gradient formed alongside, and never holds the ``[B, M]``
-    logits at once (2000 anchors x 40,000 candidates, forward + backward on one
-    thread: 1.34 s with ``cross_entropy``, 0.62 s here). For many candidates on
-    CPU (see ``kernel``) the fused C kernel of :mod:`graphcl_rec.native.nce` forms
-    the same terms in cache-sized tiles instead: forward + backward of SGL-ED's two
-    Gowalla terms (1,877 x 29,858 and 1,896 x 40,981), 2 threads, took 159 and
-    229 ms against 236 and 407 ms (``benchmarks/native_nce.py``).
+    logits at once. For many candidates on CPU (see ``kernel``) the fused C kernel
+    of :mod:`graphcl_rec.native.nce` forms the same terms in cache-sized tiles
+    instead. Timings of both against ``cross_entropy`` are in
+    ``benchmarks/PERF.md``.
 
     Args:
         anchor: ``[B, d]`` first-view embeddings.
@@ -174,10 +171,8 @@ def info_nce(
             (logits and both gradients), e.g. ``torch.bfloat16``; ``exp``, the sums
             and the positive logits stay in the inputs' dtype. ``None`` (default):
             the inputs' dtype. bf16 products round each operand to 8 significant
-            bits: on 1,896 anchors x 40,981 random candidates (τ = 0.2) the loss
-            moved by 7e-7 and the gradients by 2e-4 (relative), and one thread of an
-            AVX-512-BF16 CPU ran that forward + backward in 0.36 s against 0.68 s
-            in fp32 (``benchmarks/PERF.md``).
+            bits (each logit moves by at most a few :math:`2^{-8}/\tau`); the
+            measured error and speed are in ``benchmarks/PERF.md``.
         kernel: ``"auto"`` (default) takes the fused native kernel for float32
             CPU tensors with ``d % 64 == 0``, at least
             :data:`FUSED_MIN_CANDIDATES` candidates, full-precision products and
@@ -232,10 +227,9 @@ def info_nce(
 
 FUSED_MIN_CANDIDATES = 8192
 """Fewest candidates for which ``kernel="auto"`` takes the fused kernel. Below it,
-torch's blocks are few and wide: forward + backward with 2,000 anchors, 2 threads
-(``benchmarks/native_nce.py``): 2,000 candidates 15.7 ms (torch) against 19.7 ms
-(fused), 4,000: 31.6 against 28.7, 8,000: 62.2 against 52.0, 16,000: 136.6 against
-92.7; the margin is kept because small problems vary more between runs."""
+torch's blocks are few and wide and win; the crossover was measured with
+``python -m benchmarks.run kernels`` (figures in ``benchmarks/PERF.md``), and the
+threshold keeps a margin above it because small problems vary more between runs."""
 
 
 def _use_fused(kernel: str, a: Tensor, c: Tensor, low: torch.dtype | None,
