@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from graphcl_rec.errors import DataError
+from graphcl_rec.paths import cache_root
 
 logger = logging.getLogger("graphcl_rec")
 
@@ -72,17 +73,6 @@ def verify_sha256(path: Path, sums: Path, rel: str) -> str:
     return actual
 
 
-def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """The cache folder: ``cache_dir``, else ``$GRAPHCL_REC_CACHE``, else the default.
-
-    The default is ``~/.cache/graphcl_rec``.
-    """
-    if cache_dir is not None:
-        return Path(cache_dir)
-    env = os.environ.get("GRAPHCL_REC_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "graphcl_rec"
-
-
 def cached(
     kind: str,
     sha256: str,
@@ -101,7 +91,7 @@ def cached(
         kind: What the entry holds, including any parse options (file-name safe).
         sha256: The sha256 of the source file.
         build: Parses the source; called only on a cache miss.
-        cache_dir: The cache folder (see :func:`cache_root`).
+        cache_dir: The cache folder (see :func:`graphcl_rec.paths.cache_root`).
 
     Returns:
         The (cached) result of ``build()``.

@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 import torch
 
-import graphcl_rec
 from graphcl_rec.data.cache import cached, verify_sha256
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.io import load_interactions
@@ -44,7 +43,7 @@ def data_root(root: str | Path | None = None) -> Path | None:
         return Path(root)
     if os.environ.get("GRAPHCL_REC_DATA"):
         return Path(os.environ["GRAPHCL_REC_DATA"])
-    repo_data = Path(graphcl_rec.__file__).resolve().parents[1] / "data"
+    repo_data = Path(__file__).resolve().parents[2] / "data"  # beside graphcl_rec/
     return repo_data if repo_data.is_dir() else None
 
 
@@ -171,7 +170,7 @@ def load(
     repository's ``data/`` folder; ML-100K falls back to the copy shipped in the
     package. Each ``.gz`` is checked against ``SHA256SUMS`` in the same root before
     it is read. Parsed files are cached in ``cache_dir`` (see
-    :func:`~graphcl_rec.data.cache.cache_root`), keyed by their sha256.
+    :func:`~graphcl_rec.paths.cache_root`), keyed by their sha256.
 
     Args:
         name: One of :func:`available` (``"gowalla"``, ``"ml-100k"``, ``"yelp2018"``).

@@ -2,19 +2,31 @@ r"""Blocked full-catalogue top-K of dot-product scores, with items excluded by i
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Literal, get_args
 
 import torch
 from torch import Tensor
 
-from graphcl_rec.data.interactions import Interactions
+from graphcl_rec.eval.inputs import Exclude, block_size, check_embeddings, exclude_keys
 from graphcl_rec.eval.topk import GROUP, group_major_topk, grouped_topk, padded_width
 from graphcl_rec.native import status as native_status
 from graphcl_rec.native.topk import topk_dot
 
-Exclude = Interactions | Sequence[Interactions] | None
-"""Pairs never to rank: one set of interactions, several, or ``None``."""
+__all__ = [
+    "NATIVE_MAX_K",
+    "NATIVE_ROWS",
+    "RANKERS",
+    "Exclude",
+    "Ranker",
+    "auto_ranker",
+    "block_size",
+    "check_embeddings",
+    "exclude_keys",
+    "group_major_scores",
+    "item_slabs",
+    "topk_blocks",
+]
 
 Ranker = Literal["auto", "native", "group-major", "row-major"]
 """How :func:`topk_blocks` ranks a block of users."""
@@ -23,96 +35,8 @@ RANKERS: tuple[str, ...] = get_args(Ranker)
 
 NATIVE_MAX_K = 128
 """Largest ``k`` that ``ranker="auto"`` gives the native kernel, whose sorted-list
-insertions grow as ``k^2 log(I / k)`` per user (at ``k`` = 100 it was still 1.4x
-faster than ``"group-major"`` on Yelp2018, PERF.md)."""
-
-
-def exclude_keys(exclude: Exclude, target: Interactions) -> Tensor:
-    """Sorted distinct keys ``user * I + item`` of all excluded pairs.
-
-    Args:
-        exclude: Interactions (or a sequence of them) over the target's index spaces.
-        target: The interactions whose shape and device the keys must match.
-
-    Returns:
-        ``[X]`` sorted int64 keys on ``target.device``.
-    """
-    parts = (
-        []
-        if exclude is None
-        else ([exclude] if isinstance(exclude, Interactions) else list(exclude))
-    )
-    for part in parts:
-        if part.shape != target.shape:
-            raise ValueError(
-                f"'exclude' has shape {part.shape} but 'target' has {target.shape}"
-            )
-    if not parts:
-        return torch.zeros(0, dtype=torch.long, device=target.device)
-    keys = torch.cat([p.to(target.device).keys() for p in parts])
-    return torch.unique(keys, sorted=True)
-
-
-def check_embeddings(
-    user_emb: Tensor, item_emb: Tensor, shape: tuple[int, int]
-) -> None:
-    """Checks ``[U, d]`` and ``[I, d]`` finite embeddings for a ``(U, I)`` problem.
-
-    Args:
-        user_emb: User embeddings.
-        item_emb: Item embeddings.
-        shape: ``(num_users, num_items)`` of the interactions being ranked.
-    """
-    dims = user_emb.dim(), item_emb.dim()
-    if dims != (2, 2) or user_emb.size(1) != item_emb.size(1):
-        raise ValueError(
-            f"'user_emb' and 'item_emb' must be [U, d] and [I, d] "
-            f"(got {tuple(user_emb.shape)} and {tuple(item_emb.shape)})"
-        )
-    if (user_emb.size(0), item_emb.size(0)) != shape:
-        raise ValueError(
-            f"embeddings cover {user_emb.size(0)} users x {item_emb.size(0)} items "
-            f"but the interactions have shape {shape}"
-        )
-    if not (torch.isfinite(user_emb).all() and torch.isfinite(item_emb).all()):
-        raise ValueError("'user_emb' or 'item_emb' holds NaN or infinite values")
-
-
-def block_size(
-    num_items: int, dtype: torch.dtype, batch_size: int | None, memory_budget_mb: float
-) -> int:
-    """Users per block: ``batch_size``, or as many as fit ``[B, I]`` in the budget.
-
-    Args:
-        num_items: Number of items ``I``.
-        dtype: Score dtype.
-        batch_size: Explicit block size, or ``None``.
-        memory_budget_mb: Score-buffer budget in MiB, used when ``batch_size`` is
-            ``None``.
-
-    Returns:
-        A positive block size.
-
-    Examples:
-        >>> block_size(38048, torch.float32, None, 256)
-        1763
-    """
-    if batch_size is not None:
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, int)
-            or (batch_size < 1)
-        ):
-            raise ValueError(
-                f"'batch_size' must be a positive int or None (got {batch_size!r})"
-            )
-        return batch_size
-    if not memory_budget_mb > 0:
-        raise ValueError(
-            f"'memory_budget_mb' must be positive (got {memory_budget_mb})"
-        )
-    elem = torch.empty((), dtype=dtype).element_size()
-    return max(1, int(memory_budget_mb * 2**20) // max(num_items * elem, 1))
+insertions grow as ``k^2 log(I / k)`` per user while the products stay the same;
+chosen by measurement against ``"group-major"`` (``benchmarks/PERF.md``)."""
 
 
 def topk_blocks(
@@ -129,11 +53,11 @@ def topk_blocks(
     Rankers:
 
     - ``"native"``: the fused kernel of :mod:`graphcl_rec.native.topk` ranks the
-      block without writing its scores (float32 on CPU; a whole Yelp2018
-      evaluation 1.44x faster than with ``"group-major"`` here, PERF.md).
+      block without writing its scores (float32 on CPU), so no score buffer is
+      written or read back (``benchmarks/PERF.md``).
     - ``"group-major"``: the block is written ``[G, b, 64]`` by one batched product
-      against the items cut into ``[G, d, 64]`` slabs (about 1.15x faster than the
-      row-major product on CPU) and ranked by
+      against the items cut into ``[G, d, 64]`` slabs (on CPU a faster product
+      than the row-major one, ``benchmarks/PERF.md``) and ranked by
       :func:`~graphcl_rec.eval.topk.group_major_topk`.
     - ``"row-major"``: one ``[b, W]`` product into a buffer allocated once, ranked
       by :func:`~graphcl_rec.eval.topk.grouped_topk`.
@@ -201,9 +125,9 @@ NATIVE_ROWS = 65536
 
 def auto_ranker(user_emb: Tensor, item_emb: Tensor, k: int) -> Ranker:
     """The ranker ``"auto"`` stands for (see :func:`topk_blocks`)."""
-    if user_emb.device.type != "cpu":
+    if not (user_emb.is_cpu and item_emb.is_cpu):
         return "row-major"
-    if (user_emb.dtype == item_emb.dtype == torch.float32 and k <= NATIVE_MAX_K
+    if (user_emb.dtype == item_emb.dtype == torch.float32 and 1 <= k <= NATIVE_MAX_K
             and native_status()[0]):
         return "native"
     return "group-major"
@@ -213,10 +137,12 @@ def _native(user_emb: Tensor, item_emb: Tensor, users: Tensor, ex_row: Tensor,
             ex_item: Tensor, k: int, block: int
             ) -> Iterator[tuple[int, Tensor, Tensor]]:
     """Blocks ranked by :func:`graphcl_rec.native.topk.topk_dot` (no score buffer)."""
-    if not (user_emb.dtype == item_emb.dtype == torch.float32 and user_emb.is_cpu):
+    if not (user_emb.dtype == item_emb.dtype == torch.float32 and user_emb.is_cpu
+            and item_emb.is_cpu):
         raise ValueError(
-            f"ranker 'native' takes float32 CPU embeddings (got {user_emb.dtype} "
-            f"on {user_emb.device})")
+            f"ranker 'native' takes float32 CPU embeddings (got 'user_emb' of "
+            f"{user_emb.dtype} on {user_emb.device} and 'item_emb' of "
+            f"{item_emb.dtype} on {item_emb.device})")
     n, num_items = users.numel(), item_emb.size(0)
     width = -(-num_items // GROUP) * GROUP
     if width > num_items:

@@ -16,8 +16,8 @@ in its place. The values returned are therefore exactly those of
 :func:`torch.topk`; indices can differ only where scores tie. :func:`select_topk`
 applies the same argument again to the ``[B, G]`` maxima and the ``[B, K s]``
 candidates, with groups of :data:`SUB`, because :func:`torch.topk` on CPU costs a
-fixed time per row (about 0.4 µs at 2 threads here) plus a few nanoseconds per
-element.
+fixed time per row plus a small time per element, and the fixed part dominates
+short rows (``benchmarks/PERF.md``).
 
 Two layouts are served: row-major ``[B, W]`` blocks (:func:`grouped_topk`) and the
 group-major ``[G, B, s]`` blocks that :func:`group_major_topk` takes, which one
@@ -30,10 +30,9 @@ import torch
 from torch import Tensor
 
 GROUP = 64
-"""Columns per group ``s``. Powers of two vectorise best: on Yelp2018-sized rows
-(38,400 columns, K = 20, 1,763 rows, one thread) ``s`` = 32, 64 and 128 took 51, 40
-and 43 ms against 95 ms for :func:`torch.topk`, while 24 and 48 took 112 and 73 ms;
-the batched group-major product was also fastest at 64 (PERF.md)."""
+"""Columns per group ``s``. Powers of two vectorise the group maxima best; 64 was
+chosen by measurement among them, for both the grouped selection and the batched
+group-major product (``benchmarks/PERF.md``)."""
 
 SUB = 8
 """Group size of the second-level selections in :func:`select_topk`."""

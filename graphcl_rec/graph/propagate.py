@@ -10,9 +10,10 @@ from torch import Tensor
 from graphcl_rec.graph.normalize import unchecked_csr
 from graphcl_rec.graph.rows import take_rows
 
-# Below this many non-zeros the CPU reduce kernel's fixed cost (~1 ms) dominates
-# and the plain CSR product is faster; above it the reduce kernel wins.
 REDUCE_MIN_NNZ = 50_000
+"""Fewest non-zeros for which the CPU takes the reduce kernel: below it, its fixed
+cost dominates and the plain CSR product is faster (chosen by measurement,
+``benchmarks/PERF.md``)."""
 
 
 def _mm(adj: Any, x: Tensor) -> Tensor:
@@ -125,8 +126,8 @@ def row_slicing_pays(adj: Any, num_rows: int) -> bool:
     It does for a CSR tensor on the CPU and fewer than a quarter of its rows. Not
     on GPUs: the slice's size (``nnz``) and its transpose's ``bincount`` each
     synchronise the host with the device, and its dozen small kernels cost more
-    launch time than the rows they spare (the whole product of Yelp2018's
-    adjacency takes about 0.1 ms on an H200).
+    launch time than the rows they spare (a whole product is itself only a few
+    launches, ``benchmarks/PERF.md``).
     """
     return (isinstance(adj, Tensor) and adj.layout == torch.sparse_csr
             and adj.device.type == "cpu" and 4 * num_rows < adj.shape[0])
@@ -136,8 +137,8 @@ def spmm_rows(adj: Any, x: Tensor, rows: Tensor) -> Tensor:
     r"""Rows ``rows`` of :math:`\hat{A} X`, without computing the others.
 
     For a CSR adjacency and a small row set this reads only the selected rows'
-    non-zeros (the last LightGCN layer of a BPR step needs about 6,000 of Gowalla's
-    70,839 rows, 12-16 % of the non-zeros); otherwise it is ``spmm(adj, x)[rows]``.
+    non-zeros (the last LightGCN layer of a BPR step needs only the batch's users
+    and items); otherwise it is ``spmm(adj, x)[rows]``.
     Either way the result and its gradient equal those of the full product's rows.
 
     Args:

@@ -1,12 +1,11 @@
 r"""Builds the C kernels of this folder on first use and loads them with ctypes.
 
 All ``*.c`` files here are compiled together, once per machine, with the host's C
-compiler (``$CC``, else ``cc``; plain C, no Python or torch headers, about a
-second) into the library's cache folder
-(:func:`~graphcl_rec.data.cache.cache_root`: ``$GRAPHCL_REC_CACHE``, default
-``~/.cache/graphcl_rec``). Nothing here is needed for the library to work: without
-a compiler, or with ``GRAPHCL_REC_NATIVE=0``, :func:`status` says why and callers
-use torch operators.
+compiler (``$CC``, else ``cc``; plain C, no Python or torch headers) into the
+library's cache folder (:func:`~graphcl_rec.paths.cache_root`:
+``$GRAPHCL_REC_CACHE``, default ``~/.cache/graphcl_rec``). Nothing here is needed
+for the library to work: without a compiler, or with ``GRAPHCL_REC_NATIVE=0``,
+:func:`status` says why and callers use torch operators.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from graphcl_rec.data.cache import cache_root
+from graphcl_rec.paths import cache_root
 
 SOURCES = tuple(sorted(Path(__file__).parent.glob("*.c")))
 FLAGS = ("-O3", "-march=native", "-shared", "-fPIC")

@@ -30,8 +30,8 @@
 /*
  * Inserts (v, col) into a list of k values sorted largest first, where
  * v > vals[k-1], after the equal values already there (they have lower item
- * indices). A linear walk from the end: a new value usually lands near it (a
- * binary search with memmove measured slower at k = 20 and 100).
+ * indices). A linear walk from the end: a new value usually lands near it (chosen
+ * over a binary search with memmove by measurement, benchmarks/PERF.md).
  */
 static inline void insert(float *vals, int64_t *idx, int64_t k, float v, int64_t col) {
     int64_t j = k - 1;
@@ -49,7 +49,9 @@ static inline void insert(float *vals, int64_t *idx, int64_t k, float v, int64_t
  * set in `cand` (scores above the list's last value when the tile was made), less
  * excluded items and padding. ex[*p .. end) are the user's excluded items,
  * ascending; *p is advanced past the items of earlier slabs (slabs are visited in
- * ascending order).
+ * ascending order). No shift leaves [0, 64): an out-of-order item is skipped and a
+ * slab wholly past n_items gives no candidates (topk.py refuses the one and leaves
+ * out the other).
  */
 static void fold(const float *sc, uint64_t cand, int64_t g, int64_t n_items,
                  int64_t k, const int64_t *ex, int64_t *p, int64_t end,
@@ -57,8 +59,9 @@ static void fold(const float *sc, uint64_t cand, int64_t g, int64_t n_items,
     int64_t base = g * S, q;
     while (*p < end && ex[*p] < base) (*p)++;
     for (q = *p; q < end && ex[q] < base + S; q++)
-        cand &= ~((uint64_t)1 << (ex[q] - base));
-    if (n_items - base < S) cand &= ((uint64_t)1 << (n_items - base)) - 1;
+        if (ex[q] >= base) cand &= ~((uint64_t)1 << (ex[q] - base));
+    if (n_items - base < S) /* shifts stay in [0, 64): no slab starts past n_items */
+        cand &= n_items > base ? ((uint64_t)1 << (n_items - base)) - 1 : 0;
     while (cand) {
         int j = __builtin_ctzll(cand);
         if (sc[j] > vals[k - 1]) insert(vals, idx, k, sc[j], base + j);
@@ -70,7 +73,8 @@ static void fold(const float *sc, uint64_t cand, int64_t g, int64_t n_items,
  * Top-k items of n users.
  *
  * rows:     [n, d] user rows, contiguous.
- * slabs:    [groups, d, 64] item slabs, contiguous; groups * 64 >= n_items.
+ * slabs:    [groups, d, 64] item slabs, contiguous; (groups - 1) * 64 < n_items <=
+ *           groups * 64.
  * ex_ptr:   [n + 1] offsets into ex: user r's excluded items are
  *           ex[ex_ptr[r] .. ex_ptr[r + 1]), ascending.
  * out_vals: [n, k] values, largest first; -inf where nothing rankable is left.

@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from graphcl_rec import __version__
+from graphcl_rec._version import __version__
 from graphcl_rec.errors import CheckpointError
 
 log = logging.getLogger("graphcl_rec")
