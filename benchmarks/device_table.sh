@@ -4,15 +4,17 @@
 # Usage: bash benchmarks/device_table.sh OUT [MINUTES] [PROTOCOL:CONFIG ...]
 #
 # Runs the test suite's GPU cases and benchmarks/device_check.py, the speed figures
-# for Yelp2018 (benchmarks/speed.py --device cuda --full), then every PROTOCOL:CONFIG
+# for Yelp2018 (python -m benchmarks.run probe, kernels spmm, epoch and eval with
+# --device cuda: the rates, propagation, whole LightGCN+BPR and SGL-ED epochs under
+# both samplers, full-ranking evaluation), then every PROTOCOL:CONFIG
 # run (CONFIG: a name in benchmarks/configs or a path; default: the five published
 # rows in the legacy protocol and SGL-ED Yelp2018 validated) as concurrent
 # `graphcl-rec bench --device cuda` processes sharing the GPU, each with a budget of
 # MINUTES (default 7): a run still improving when its budget ends is marked "time
 # budget" in RESULTS.md. The runs share the GPU, so their seconds per epoch are not
-# solo figures (speed.py's are). Results (h200/*.json) and logs (logs/) are made in a
+# solo figures (the speed figures are). Results (h200/*.json) and logs (logs/) are made in a
 # temporary folder and packed into OUT/results.tgz; the checks and speed figures are
-# also in OUT/checks.log and OUT/speed_yelp2018.log.
+# also in OUT/checks.log and OUT/speed_yelp2018.log (with JSON in OUT/speed_*.json).
 # Needs $GRAPHCL_REC_DATA (the datasets) and $GRAPHCL_REC_REVISION (the commit sent:
 # a copy of the tree may carry stale git metadata). $DEVICE (default cuda),
 # $CHECKS=0 and $SPEED=0 (skip the checks or the speed figures) are for trying the
@@ -43,8 +45,17 @@ fi
 
 if [ "${SPEED:-1}" != 0 ]; then
     stamp speed
-    timeout 120 $py benchmarks/speed.py --device "$device" --full --datasets yelp2018 \
-        2>&1 | grep -v Warning | tee "$out/speed_yelp2018.log"
+    {
+        timeout 60 $py -m benchmarks.run probe --device "$device" \
+            --json "$out/speed_probe.json"
+        timeout 60 $py -m benchmarks.run kernels spmm --device "$device" \
+            --dataset yelp2018 --json "$out/speed_spmm.json"
+        timeout 180 $py -m benchmarks.run epoch --device "$device" --dataset yelp2018 \
+            --models lightgcn,sgl-ed --samplers user,interaction \
+            --json "$out/speed_epoch.json"
+        timeout 60 $py -m benchmarks.run eval --device "$device" --dataset yelp2018 \
+            --json "$out/speed_eval.json"
+    } 2>&1 | grep -v Warning | tee "$out/speed_yelp2018.log"
 fi
 
 stamp "data caches (both splits of both datasets)"

@@ -12,8 +12,8 @@ import argparse
 import statistics
 from dataclasses import replace
 
+from graphcl_rec.bench.main_job import LIGHTGCN, MAIN_JOB, main_job_configs
 from graphcl_rec.cli.experiment import run_experiment
-from graphcl_rec.cli.main_job import LIGHTGCN, MAIN_JOB, main_job_configs
 
 EXTRA = [
     ("MoCo", {"objective": "moco", "reg_weight": 1e-4, "tau": 0.2, "ssl_weight": 0.02,

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/peers/pyg_compare.py [--dataset ml-100k] [--rounds 3]
+    python -m benchmarks.run peers pyg [--dataset ml-100k] [--rounds 3]
         [--max-batches N] [--threads 2] [--seed 0] [--json FILE]
 
 Both libraries train on the same split (``graphcl_rec.data.load(name,
@@ -32,29 +32,29 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch_geometric.nn.models import LightGCN as PygLightGCN
 
 import graphcl_rec as gr
-from graphcl_rec.cli.provenance import git_revision, versions
-from graphcl_rec.data.sampling import Batch, PairSampler
+from benchmarks.bench.common import meta, meta_line
+from benchmarks.bench.training import pair_sampler
 from graphcl_rec.graph import adjacency
 from graphcl_rec.models import BPRRecommender, LightGCN
 
 DIM, LAYERS, REG, LR, BATCH = 64, 3, 1e-4, 1e-3, 2048
 
 
-def ours(train: gr.data.Interactions) -> Callable[[list[Batch]], None]:
+def ours(train: gr.data.Interactions) -> Callable[[list], None]:
     """One epoch of our LightGCN+BPR over the given batches."""
-    model = BPRRecommender(LightGCN(train.num_users, train.num_items, DIM, LAYERS),
-                           reg_weight=REG)
+    model = BPRRecommender(LightGCN(train.num_users, train.num_items, dim=DIM,
+                                    num_layers=LAYERS), reg_weight=REG)
     adjs = [adjacency(train)] * LAYERS
     opt = torch.optim.Adam(model.parameters(), LR, fused=True)
     gen = torch.Generator().manual_seed(0)
 
-    def epoch(batches: list[Batch]) -> None:
+    def epoch(batches: list) -> None:
         views = model.sample_views(train, gen)
         for batch in batches:
             out = model.loss(batch, adjs, views, gen)
@@ -66,7 +66,7 @@ def ours(train: gr.data.Interactions) -> Callable[[list[Batch]], None]:
     return epoch
 
 
-def pyg(train: gr.data.Interactions) -> Callable[[list[Batch]], None]:
+def pyg(train: gr.data.Interactions) -> Callable[[list], None]:
     """One epoch of PyG's ``LightGCN`` + ``recommendation_loss`` over the batches."""
     nu = train.num_users
     model = PygLightGCN(nu + train.num_items, DIM, LAYERS)
@@ -75,7 +75,7 @@ def pyg(train: gr.data.Interactions) -> Callable[[list[Batch]], None]:
                               torch.cat([item, train.user])])
     opt = torch.optim.Adam(model.parameters(), LR)
 
-    def epoch(batches: list[Batch]) -> None:
+    def epoch(batches: list) -> None:
         for batch in batches:
             users = torch.cat([batch.user, batch.user])
             items = torch.cat([batch.pos, batch.neg.view(-1)]) + nu
@@ -91,8 +91,9 @@ def pyg(train: gr.data.Interactions) -> Callable[[list[Batch]], None]:
     return epoch
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run peers pyg",
+                                description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="ml-100k")
     p.add_argument("--rounds", type=int, default=3,
                    help="epochs per library; the first is a warm-up")
@@ -100,12 +101,14 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="write the per-round rows here")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.rounds < 2:
         p.error("--rounds must be at least 2 (the first is a warm-up)")
     torch.set_num_threads(args.threads)
+    info = meta()
+    print(meta_line(info))
     train, _, _ = gr.data.load(args.dataset, val_ratio=0.1, seed=args.seed)
-    sampler = PairSampler(train, BATCH, mode="interaction")
+    sampler = pair_sampler(train, BATCH, "interaction")
     players = [("graphcl_rec", ours(train)), ("pyg", pyg(train))]
     gen = torch.Generator().manual_seed(args.seed)
     rows = []
@@ -131,9 +134,9 @@ def main() -> None:
           f"{med['pyg'] / med['graphcl_rec']:.1f}x")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "revision": git_revision(),
-                       "versions": versions(), "median_epoch_s": med, "rows": rows},
-                      f, indent=1)
+            json.dump({"args": vars(args), "revision": info["revision"],
+                       "meta": info, "median_epoch_s": med, "rows": rows}, f,
+                      indent=1)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Usage (with this repository's venv; RecBole lives in its own venv, see
 ``setup_recbole.sh``)::
 
-    python benchmarks/peers/recbole_compare.py [--dataset ml-100k] [--epochs 3]
+    python -m benchmarks.run peers recbole [--dataset ml-100k] [--epochs 3]
         [--warmup 1] [--models lightgcn sgl] [--threads 1]
         [--nce-precision full bfloat16]
 
@@ -49,6 +49,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -178,7 +179,7 @@ class Ours:
     def epoch(self) -> dict:
         trainer = self.gr.Trainer(
             epochs=self.done + 1, batch_size=BATCH, lr=LR, sampler="interaction",
-            num_negatives=1, negatives="uniform", device="cpu", seed=self.seed,
+            num_negatives=1, device="cpu", seed=self.seed,  # uniform negatives
             progress=False, checkpoint_dir=self.checkpoint_dir)
         t0 = time.perf_counter()
         history = trainer.fit(self.model, self.train, None, resume=True)
@@ -275,8 +276,9 @@ def compare(key: str, parts, token: str, sizes: dict[str, int], args) -> list[di
     return results
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run peers recbole",
+                                description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="ml-100k",
                    choices=["ml-100k", "gowalla", "yelp2018"])
     p.add_argument("--epochs", type=int, default=3, help="timed epochs per model")
@@ -294,7 +296,7 @@ def main() -> None:
                    help="our SGL's InfoNCE product precision; several values "
                         "alternate several variants of ours with RecBole")
     p.add_argument("--json", type=Path, help="also write the results here")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if not args.python.exists():
         raise SystemExit(f"{args.python} not found: run "
                          "bash benchmarks/peers/setup_recbole.sh first")
@@ -310,6 +312,10 @@ def main() -> None:
     logging.getLogger("graphcl_rec").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
+    from benchmarks.bench.common import meta, meta_line
+
+    info = meta()
+    print(meta_line(info))
     parts = gr.data.load(args.dataset, val_ratio=0.1, seed=args.seed)
     token = f"graphcl-{args.dataset}"
     sizes = write_atomic(*parts, HERE / "dataset" / token, token)
@@ -328,7 +334,8 @@ def main() -> None:
     if args.json is not None:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in
                                                   vars(args).items()},
-                                         "results": results}, indent=1))
+                                         "meta": info, "results": results},
+                                        indent=1))
 
 
 if __name__ == "__main__":

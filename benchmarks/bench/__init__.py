@@ -1,0 +1,1 @@
+"""The runner's subcommands, one module per family (``benchmarks.run`` wires them)."""

@@ -1,0 +1,60 @@
+"""The benchmark runner: ``python -m benchmarks.run SUBCOMMAND [OPTIONS]``.
+
+Subcommands (``python -m benchmarks.run SUBCOMMAND --help`` for each one's options):
+
+* ``probe``: this machine's copy bandwidth and sgemm rate (the floors).
+* ``eval``: full-ranking evaluation time against the sgemm-rate floor, per ranker.
+* ``step``: seconds per training step of chosen objectives / encoders.
+* ``epoch``: seconds per epoch through ``graphcl_rec.Trainer``.
+* ``memory train|eval``: peak memory of training / evaluation (fresh processes).
+* ``kernels topk|nce|spmm``: the native kernels and the propagation on their own.
+* ``peers pyg|recbole``: epochs side by side with PyG or RecBole.
+* ``ab --old REV -- SUBCOMMAND ...``: a subcommand on two library trees, alternated.
+
+Every subcommand prints its figures and, with ``--json PATH``, writes them with the
+date, git revision, torch version, threads and CPU model. Run from the repository
+root (or with it on ``PYTHONPATH``); see ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from benchmarks.bench import ab, evaluation, kernels, memory, peers, probe, training
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0],
+        epilog="See benchmarks/README.md.")
+    sub = p.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+    probe.add_parser(sub)
+    evaluation.add_parser(sub)
+    training.add_parsers(sub)
+    memory.add_parser(sub)
+    kernels.add_parser(sub)
+    peers.add_parser(sub)
+    ab.add_parser(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None):
+    """Runs one subcommand; returns its :class:`~benchmarks.bench.common.Result`."""
+    args = parser().parse_args(argv)
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    result = args.func(args)
+    if result is not None:
+        result.write(getattr(args, "json", None))
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
