@@ -75,7 +75,8 @@ def check_model(name: str, table: dict, device: torch.device, epochs: int) -> No
     model = build_model(table, train.num_users, train.num_items)
     t0 = time.perf_counter()
     Trainer(epochs=epochs, batch_size=2048, lr=5e-3, device=str(device),
-            progress=False, seed=0, **extra).fit(model, train, val)
+            progress=False, seed=0, reset_parameters=True,
+            **extra).fit(model, train, val)
     seconds = time.perf_counter() - t0
     model.eval()
     adjs = [adjacency(train.to(device))] * int(model.encoder.num_layers)

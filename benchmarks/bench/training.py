@@ -344,7 +344,8 @@ def run_epoch(args: argparse.Namespace) -> Result:
                 epochs=args.warmup_epochs + args.epochs, batch_size=args.batch_size,
                 lr=args.lr, sampler=v["sampler"],
                 num_negatives=4 if v["objective"] == "bpr-hard" else 1,
-                device=str(device), seed=args.seed, progress=False)
+                device=str(device), seed=args.seed, progress=False,
+                reset_parameters=True)
             history = trainer.fit(model, train, None)
             epochs = [r["train_seconds"] for r in history.records][args.warmup_epochs:]
             stats = summary(epochs)

@@ -180,6 +180,7 @@ class Ours:
         trainer = self.gr.Trainer(
             epochs=self.done + 1, batch_size=BATCH, lr=LR, sampler="interaction",
             num_negatives=1, device="cpu", seed=self.seed,  # uniform negatives
+            reset_parameters=True,
             progress=False, checkpoint_dir=self.checkpoint_dir)
         t0 = time.perf_counter()
         history = trainer.fit(self.model, self.train, None, resume=True)

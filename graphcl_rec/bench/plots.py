@@ -92,7 +92,7 @@ def plot_sparsity(results: list[dict[str, Any]], out: Path) -> list[str]:
 
     Args:
         results: Results as returned by
-            :func:`graphcl_rec.cli.report.load_results`.
+            :func:`graphcl_rec.bench.report.load_results`.
         out: Folder the ``sparsity_<dataset>.png`` files are written to.
 
     Returns:

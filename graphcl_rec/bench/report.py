@@ -1,4 +1,4 @@
-"""Regenerates ``benchmarks/RESULTS.md`` from the results JSON files."""
+"""The Markdown report of benchmark runs, written from their results JSON files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from graphcl_rec.cli.plots import device_label, plot_curves, plot_sparsity
+from graphcl_rec.bench.plots import device_label, plot_curves, plot_sparsity
 
 # Published Recall@20 / NDCG@20 on the LightGCN splits (legacy protocol: the papers
 # select the epoch on test). LightGCN: He et al. SIGIR 2020, Table 3; SGL-ED: Wu et
@@ -106,8 +106,18 @@ def sparsity_table(results: list[dict[str, Any]]) -> list[str]:
 
 
 def write_report(results_dir: str | Path, report: str | Path) -> Path:
-    """Writes the Markdown report (and plots next to it) from measured runs only."""
+    """Writes the Markdown report (and plots next to it) from measured runs only.
+
+    Args:
+        results_dir: Folder searched (recursively) for results JSON files.
+        report: The Markdown file to write; the plots go to its folder, and a
+            ``REPRODUCTION.md`` there is linked.
+
+    Returns:
+        ``report``.
+    """
     results_dir, report = Path(results_dir), Path(report)
+    report.parent.mkdir(parents=True, exist_ok=True)
     results = load_results(results_dir)
     base = report.parent
     images = plot_curves(results, base) if results else []

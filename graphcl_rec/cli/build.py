@@ -2,57 +2,131 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from graphcl_rec.augment import AUGMENTATIONS
+import torch
+
+from graphcl_rec import data
 from graphcl_rec.cli.config import DataConfig
+from graphcl_rec.cli.model_schema import (
+    DEFAULT_NAMES,
+    DEFAULT_OBJECTIVE,
+    SUBTABLES,
+    check_model,
+    with_default_encoder,
+)
 from graphcl_rec.data import Interactions
-from graphcl_rec.models import ENCODERS, OBJECTIVES, Recommender
+from graphcl_rec.errors import DataError
+from graphcl_rec.models import OBJECTIVES, Recommender
+
+Parts = tuple[Interactions, Interactions, Interactions]
 
 
-def load_data(cfg: DataConfig) -> tuple[Interactions, Interactions, Interactions]:
-    """Train, validation and test interactions for a data section."""
-    from graphcl_rec import data
+def load_data(cfg: DataConfig) -> Parts:
+    """Train, validation and test interactions for a data section.
 
+    Args:
+        cfg: The ``[data]`` section: a named ``dataset``, or a ``path`` to a
+            delimited file (split by ``ratios``) or to a LightGCN folder
+            (``format = "lightgcn"``; see :func:`load_lightgcn_folder`).
+
+    Returns:
+        ``(train, val, test)`` over one index space.
+    """
     if cfg.path is not None:
         if cfg.format == "lightgcn":
-            return data.load(cfg.path, val_ratio=cfg.val_ratio, seed=cfg.split_seed)
-        if cfg.format != "delimited":
-            raise ValueError(f"Could not resolve data format '{cfg.format}' among "
-                             "choices ['delimited', 'lightgcn']")
-        kwargs: dict[str, Any] = {"sep": cfg.sep, "min_rating": cfg.min_rating}
+            return load_lightgcn_folder(cfg.path, cfg.val_ratio, cfg.split_seed)
+        kwargs: dict[str, Any] = {"sep": cfg.sep, "header": cfg.header,
+                                  "min_rating": cfg.min_rating}
         if cfg.columns is not None:
             kwargs["columns"] = cfg.columns
         inter = data.load_interactions(cfg.path, **kwargs)
-        parts = data.random_split(inter, ratios=tuple(cfg.ratios), seed=cfg.split_seed)
-        if len(parts) != 3:
+        if len(cfg.ratios) != 3:
             raise ValueError(f"[data] ratios must have 3 entries (got {cfg.ratios})")
-        return parts[0], parts[1], parts[2]
+        train, val, test = data.random_split(inter, ratios=tuple(cfg.ratios),
+                                             seed=cfg.split_seed)
+        return train, val, test
     if cfg.dataset is None:
         raise ValueError("[data] needs either 'dataset' or 'path'")
     return data.load(cfg.dataset, val_ratio=cfg.val_ratio, seed=cfg.split_seed)
 
 
-def build_model(table: dict[str, Any], num_users: int, num_items: int) -> Recommender:
+def load_lightgcn_folder(path: str | Path, val_ratio: float = 0.1,
+                         seed: int = 0) -> Parts:
+    """``(train, val, test)`` from a folder in the LightGCN split format.
+
+    The folder holds ``train.txt`` and ``test.txt`` (or ``.gz``), read with
+    :func:`~graphcl_rec.data.read_lightgcn`. As for the named LightGCN datasets
+    (:func:`~graphcl_rec.data.load`): ids are indices (``max id + 1`` over both
+    files), repeated pairs are collapsed, a test pair whose user or item has no
+    training pair is an error, and ``val_ratio`` of each user's training pairs
+    are held out (:func:`~graphcl_rec.data.holdout`).
+
+    Raises:
+        DataError: For a missing file, a bad id or a test pair unseen in training.
+    """
+    folder = Path(path)
+    pairs = {}
+    for part in ("train", "test"):
+        found = [f for f in (folder / f"{part}.txt", folder / f"{part}.txt.gz")
+                 if f.is_file()]
+        if not found:
+            raise DataError(f"no {part}.txt or {part}.txt.gz in this LightGCN folder",
+                            path=folder)
+        pairs[part] = data.read_lightgcn(found[0])
+    users = torch.cat([pairs["train"][0], pairs["test"][0]])
+    items = torch.cat([pairs["train"][1], pairs["test"][1]])
+    num_users = int(users.max()) + 1 if users.numel() else 0
+    num_items = int(items.max()) + 1 if items.numel() else 0
+    user_ids, item_ids = (tuple(map(str, range(n))) for n in (num_users, num_items))
+    space = Interactions(users[:0], items[:0], num_users, num_items, user_ids,
+                         item_ids)
+    train, test = (space.with_pairs(*pairs[p]).deduplicate()[0]
+                   for p in ("train", "test"))
+    cold = (train.user_degree()[test.user] == 0) | (train.item_degree()[test.item] == 0)
+    if bool(cold.any()):
+        k = int(cold.nonzero()[0, 0])
+        raise DataError(f"{int(cold.sum())} test pairs have a user or item with no "
+                        "training pair", path=folder / "test.txt",
+                        value=f"{int(test.user[k])} {int(test.item[k])}")
+    train, val = data.holdout(train, val_ratio, seed)
+    data.check_disjoint(train, val, test, names=["train", "val", "test"])
+    return train, val, test
+
+
+def build_model(table: Mapping[str, Any], num_users: int,
+                num_items: int) -> Recommender:
     """Builds ``OBJECTIVES[objective](encoder=..., augment=..., **rest)``.
+
+    The table is checked against the constructors' signatures first
+    (:func:`~graphcl_rec.cli.model_schema.check_model`), so nothing is constructed
+    from an invalid table.
 
     Args:
         table: The ``[model]`` table: ``objective`` plus the objective's keyword
-            arguments, an ``[model.encoder]`` table (``name`` + arguments) and an
-            optional ``[model.augment]`` table.
+            arguments, an ``[model.encoder]`` table (``name`` + arguments) and, for
+            objectives that take one, an ``[model.augment]`` table.
         num_users: Size of the user index space.
         num_items: Size of the item index space.
 
     Returns:
-        The recommender. Unknown keys fail with the constructor's own ``TypeError``.
+        The recommender.
+
+    Raises:
+        ConfigError: For an unknown key, a wrong type or a missing argument, naming
+            the section and its valid keys.
+        ValueError: For an unregistered objective, encoder or augmentation.
     """
-    table = dict(table)
-    objective = table.pop("objective", "bpr")
-    enc = dict(table.pop("encoder", {"name": "lightgcn"}))
-    enc_name = enc.pop("name", "lightgcn")
-    encoder = ENCODERS.resolve(enc_name, num_users=num_users, num_items=num_items,
-                               **enc)
-    if "augment" in table:
-        aug = dict(table.pop("augment"))
-        table["augment"] = AUGMENTATIONS.resolve(aug.pop("name"), **aug)
-    return OBJECTIVES.get(objective)(encoder=encoder, **table)
+    check_model(table)
+    kwargs = with_default_encoder(table)
+    objective = kwargs.pop("objective", DEFAULT_OBJECTIVE)
+    for key, registry in SUBTABLES.items():
+        if key in kwargs:
+            sub = dict(kwargs[key])
+            name = sub.pop("name", DEFAULT_NAMES.get(key))
+            if key == "encoder":
+                sub.update(num_users=num_users, num_items=num_items)
+            kwargs[key] = registry.get(name)(**sub)
+    return OBJECTIVES.get(objective)(**kwargs)

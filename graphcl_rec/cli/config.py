@@ -1,111 +1,160 @@
-"""Run configuration: dataclass sections loaded from TOML, ``--a.b=value`` overrides."""
+"""Run configuration: sections loaded from TOML, ``--a.b=value`` overrides.
+
+The signature is the schema: ``[train]`` holds the keyword arguments of
+:class:`~graphcl_rec.train.Trainer` and :class:`~graphcl_rec.train.EarlyStopping`
+(less :data:`TRAIN_EXCLUDED`), and ``[model]`` with its sub-tables those of the
+registered classes they name (:mod:`graphcl_rec.cli.model_schema`). Keys, types
+and defaults are read from the constructors; no default is repeated here.
+``[data]`` has no single constructor behind it and is the CLI's own dataclass,
+checked the same way.
+"""
 
 from __future__ import annotations
 
 import ast
-import dataclasses
+import copy
 import sys
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import Field, asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from graphcl_rec.cli.checks import ConfigError, check_fields, check_keys, check_value
+from graphcl_rec.cli.model_schema import (
+    DEFAULT_ENCODER,
+    DEFAULT_OBJECTIVE,
+    check_model,
+    section_params,
+)
+from graphcl_rec.cli.schema import dataclass_params, from_signatures
+from graphcl_rec.train import EarlyStopping, Trainer
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
+TRAIN_EXCLUDED: dict[str, str] = {
+    "early_stopping": "built from this section's EarlyStopping keys",
+    "seed": "the top-level 'seed' (it also names the run)",
+    "reset_parameters": "a run always initialises its new model from 'seed'",
+    "log_path": "the runner writes <out>/<run>.epochs.jsonl",
+    "checkpoint_dir": "the runner writes <out>/<run>/ (train --resume reads it)",
+    "progress": "a command-line flag (--no-progress)",
+    "config": "the run's configuration itself, stored in checkpoints",
+}
+"""Constructor arguments of the ``[train]`` sources that are not config keys (why)."""
+
+TRAIN_SOURCES: tuple[type, ...] = (Trainer, EarlyStopping)
+"""The constructors whose keyword arguments make up ``[train]``."""
+
 
 @dataclass
 class DataConfig:
     """Where the interactions come from and how they are split.
 
-    ``dataset`` names a packaged/benchmark dataset; alternatively ``path`` points at
-    a delimited file (``sep``, ``min_rating``, ``columns``) or a LightGCN-format
-    folder (``format = "lightgcn"``) that is split by ``ratios``.
+    ``dataset`` names a packaged/benchmark dataset (split by
+    :func:`graphcl_rec.data.load`, ``val_ratio`` held out of train). Alternatively
+    ``path`` points at a delimited file (``format = "delimited"``: ``sep``,
+    ``header``, ``min_rating``, ``columns`` as in
+    :func:`~graphcl_rec.data.load_interactions`; split per user by ``ratios``) or
+    at a folder with LightGCN-format ``train.txt`` and ``test.txt``
+    (``format = "lightgcn"``; ``val_ratio`` of each user's training pairs held
+    out, as for the named LightGCN datasets).
     """
 
     dataset: str | None = "ml-100k"
     path: str | None = None
-    format: str = "delimited"
+    format: Literal["delimited", "lightgcn"] = "delimited"
     sep: str | None = None
+    header: bool | Literal["auto"] = "auto"
     min_rating: float | None = None
     columns: dict[str, Any] | None = None
     ratios: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     val_ratio: float = 0.1
     split_seed: int = 0
 
+    def __post_init__(self) -> None:
+        check_fields(self, "data")
 
-@dataclass
+
+@from_signatures(*TRAIN_SOURCES, exclude=TRAIN_EXCLUDED)
 class TrainConfig:
-    """Trainer arguments (see :class:`graphcl_rec.train.Trainer`)."""
+    """``[train]``: the keyword arguments of ``Trainer`` and ``EarlyStopping``.
 
-    epochs: int = 100
-    batch_size: int = 2048
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    eval_every: int = 1
-    k: list[int] = field(default_factory=lambda: [20])
-    monitor: str = "recall@20"
-    patience: int = 10
-    min_delta: float = 0.0
-    warmup: int = 0
-    sampler: str = "user"
-    num_negatives: int = 1
-    negatives: str = "uniform"
-    device: str = "auto"
-    max_seconds: float | None = None
-    eval_batch_size: int | None = None
+    Fields, types and defaults are those of the two constructors, less
+    :data:`TRAIN_EXCLUDED`; values are type-checked on construction.
+    """
+
+    if TYPE_CHECKING:  # the fields are made from the signatures at import time
+        __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+        def __init__(self, **kwargs: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    def __post_init__(self) -> None:
+        check_fields(self, "train")
+
+    def kwargs(self, source: type) -> dict[str, Any]:
+        """The fields that are arguments of ``source`` (a class of SOURCES)."""
+        names = self.SOURCES[source]  # type: ignore[attr-defined]
+        return {name: copy.deepcopy(getattr(self, name)) for name in names}
 
 
 @dataclass
 class RunConfig:
-    """A whole run: data, model (free-form tables resolved by registries), training."""
+    """A whole run: data, model (tables resolved by registries), training."""
 
     data: DataConfig = field(default_factory=DataConfig)
     model: dict[str, Any] = field(
-        default_factory=lambda: {"objective": "bpr",
-                                 "encoder": {"name": "lightgcn"}})
+        default_factory=lambda: {"objective": DEFAULT_OBJECTIVE,
+                                 "encoder": {"name": DEFAULT_ENCODER}})
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
     name: str = "run"
     output_dir: str = "runs"
+
+    def __post_init__(self) -> None:
+        params = dataclass_params(RunConfig)
+        for key in SCALARS:
+            check_value("", key, getattr(self, key), params[key].hint)
+        check_model(self.model)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON/TOML-serialisable)."""
         return asdict(self)
 
 
-SECTIONS = {"data": DataConfig, "train": TrainConfig}
+SECTIONS: dict[str, type] = {"data": DataConfig, "train": TrainConfig}
+"""The sections with a fixed schema (``[model]``'s depends on the classes named)."""
+SCALARS = ("seed", "name", "output_dir")
+"""Top-level keys that are values, not tables."""
 
 
-def _check_keys(section: str, cls: type, table: dict[str, Any]) -> None:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(table) - names)
+def from_dict(raw: Mapping[str, Any], name: str = "run") -> RunConfig:
+    """Builds a :class:`RunConfig`, rejecting unknown sections, keys and types.
+
+    Raises:
+        ConfigError: Naming the section, the key and what is valid there.
+        ValueError: For an unregistered objective, encoder or augmentation.
+    """
+    valid = sorted([*SECTIONS, "model", *SCALARS])
+    unknown = sorted(set(raw) - set(valid))
     if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in [{section}]; valid keys: "
-                         f"{sorted(names)}")
-
-
-def from_dict(raw: dict[str, Any], name: str = "run") -> RunConfig:
-    """Builds a :class:`RunConfig`, rejecting unknown sections and keys."""
-    top = {f.name for f in dataclasses.fields(RunConfig)}
-    unknown = sorted(set(raw) - top)
-    if unknown:
-        raise ValueError(f"unknown section(s) {unknown}; valid: {sorted(top)}")
-    kwargs: dict[str, Any] = {"name": raw.get("name", name)}
+        raise ConfigError(f"unknown section(s) {unknown}; valid: {valid}")
+    kwargs: dict[str, Any] = {"name": name}
     for section, cls in SECTIONS.items():
         table = raw.get(section, {})
-        if not isinstance(table, dict):
-            raise ValueError(f"[{section}] must be a table")
-        _check_keys(section, cls, table)
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"[{section}] must be a table (got {table!r})")
+        check_keys(section, table, dataclass_params(cls))
         kwargs[section] = cls(**table)
     if "model" in raw:
-        if not isinstance(raw["model"], dict):
-            raise ValueError("[model] must be a table")
-        kwargs["model"] = raw["model"]
-    for key in ("seed", "output_dir"):
-        if key in raw:
-            kwargs[key] = raw[key]
+        if not isinstance(raw["model"], Mapping):
+            raise ConfigError(f"[model] must be a table (got {raw['model']!r})")
+        kwargs["model"] = copy.deepcopy(dict(raw["model"]))
+    kwargs.update({key: raw[key] for key in SCALARS if key in raw})
     return RunConfig(**kwargs)
 
 
@@ -147,7 +196,15 @@ def parse_value(text: str) -> Any:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
-    """Applies ``--a.b.c=value`` overrides in place, type-checked against defaults.
+    """Applies ``--a.b.c=value`` overrides in place, checked against the schemas.
+
+    Once all are applied (so that ``--model.objective`` and its arguments can come
+    together), each overridden key must be a key of its section and its value of
+    the constructor's type; a section whose class cannot be resolved yet (no
+    ``name``) is left to :func:`from_dict`.
+
+    Raises:
+        ConfigError: Quoting the override, for an unknown key or a wrong type.
 
     Examples:
         >>> raw = {"train": {"lr": 1e-3}}
@@ -155,39 +212,45 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
         >>> raw["train"]["lr"], raw["model"]["encoder"]["dim"]
         (0.0005, 32)
     """
+    applied = []
     for item in overrides:
         body = item[2:] if item.startswith("--") else item
         if "=" not in body:
             raise ValueError(f"override '{item}' must look like --section.key=value")
         dotted, text = body.split("=", 1)
-        keys = dotted.split(".")
-        value = parse_value(text)
-        default = _default_of(keys)
-        if default is not None and value is not None and not _same_type(default, value):
-            raise ValueError(f"override '{item}': expected {type(default).__name__} "
-                             f"like the default {default!r}, got {value!r}")
+        keys, value = dotted.split("."), parse_value(text)
         node = raw
         for key in keys[:-1]:
             node = node.setdefault(key, {})
             if not isinstance(node, dict):
-                raise ValueError(f"override '{item}': '{key}' is not a table")
+                raise ConfigError(f"override '{item}': '{key}' is not a table")
         node[keys[-1]] = value
+        applied.append((item, keys, value))
+    for item, keys, value in applied:
+        try:
+            _check_override(raw, keys, value)
+        except ConfigError as exc:
+            raise ConfigError(f"override '{item}': {exc}") from None
 
 
-def _default_of(keys: list[str]) -> Any:
-    if len(keys) == 2 and keys[0] in SECTIONS:
-        for f in dataclasses.fields(SECTIONS[keys[0]]):
-            if f.name == keys[1]:
-                if f.default is not dataclasses.MISSING:
-                    return f.default
-                return f.default_factory()  # type: ignore[misc]
-        raise ValueError(f"unknown key '{keys[1]}' in [{keys[0]}]")
-    return None
-
-
-def _same_type(default: Any, value: Any) -> bool:
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(default, bool) and isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float))
-    return isinstance(value, type(default))
+def _check_override(raw: Mapping[str, Any], keys: list[str], value: Any) -> None:
+    """Checks one overridden key against its section's schema, when it has one."""
+    *path, key = keys
+    section = ".".join(path)
+    if not path:
+        params = {k: dataclass_params(RunConfig)[k] for k in SCALARS}
+        if key not in params:
+            return  # a whole table, or an unknown section: from_dict reports it
+    elif len(path) == 1 and path[0] in SECTIONS:
+        params = dataclass_params(SECTIONS[path[0]])
+    elif path[0] == "model":
+        try:
+            params = section_params(raw.get("model", {}), path[1:])
+        except ValueError:
+            return  # the class is not named (yet): from_dict reports it
+        if isinstance(value, Mapping):
+            return  # a whole sub-table
+    else:
+        return
+    check_keys(section, {key: value}, params)
+    check_value(section, key, value, params[key].hint)

@@ -21,7 +21,7 @@ from graphcl_rec.train import EarlyStopping, Trainer, load_checkpoint, resolve_d
 from graphcl_rec.train.checkpoint import LAST
 
 VOLATILE = ("output_dir", "train.epochs", "train.max_seconds", "train.eval_batch_size",
-            "train.device")
+            "train.device", "train.checkpoint_every", "train.step_guard")
 """Config keys a resumed run may change (the trainer checks the resolved device)."""
 
 log = logging.getLogger("graphcl_rec")
@@ -51,16 +51,18 @@ def checkpoint_seed(run_dir: str | Path) -> int:
 def make_trainer(cfg: RunConfig, progress: bool = True,
                  log_path: Path | None = None,
                  checkpoint_dir: Path | None = None) -> Trainer:
-    """The :class:`Trainer` described by ``cfg.train``."""
-    t = cfg.train
-    stopper = EarlyStopping(t.monitor, "max", t.patience, t.min_delta, t.warmup)
-    return Trainer(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
-                   weight_decay=t.weight_decay, eval_every=t.eval_every, k=t.k,
-                   early_stopping=stopper, sampler=t.sampler,
-                   num_negatives=t.num_negatives, negatives=t.negatives,
-                   device=t.device, seed=cfg.seed, progress=progress,
-                   log_path=log_path, max_seconds=t.max_seconds,
-                   eval_batch_size=t.eval_batch_size, checkpoint_dir=checkpoint_dir,
+    """The :class:`Trainer` described by ``cfg.train`` (and ``cfg.seed``).
+
+    ``[train]`` holds exactly the keyword arguments of ``Trainer`` and
+    ``EarlyStopping`` that are configuration; the others come from the runner
+    (:data:`~graphcl_rec.cli.config.TRAIN_EXCLUDED`). The model is always
+    re-initialised from the seed (``reset_parameters=True``), so a run depends on
+    its config alone.
+    """
+    stopper = EarlyStopping(**cfg.train.kwargs(EarlyStopping))
+    return Trainer(**cfg.train.kwargs(Trainer), early_stopping=stopper,
+                   seed=cfg.seed, reset_parameters=True, progress=progress,
+                   log_path=log_path, checkpoint_dir=checkpoint_dir,
                    config=resume_config(cfg))
 
 

@@ -1,4 +1,4 @@
-"""The ``graphcl-rec`` command line: run, train, datasets."""
+"""The ``graphcl-rec`` command line: run, train, bench, datasets."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from graphcl_rec.bench.main_job import MAIN_JOB, main_job_configs
 from graphcl_rec.cli.config import load_config
 from graphcl_rec.cli.experiment import (
     checkpoint_seed,
@@ -17,7 +18,6 @@ from graphcl_rec.cli.experiment import (
     run_stem,
     with_seed,
 )
-from graphcl_rec.cli.main_job import MAIN_JOB, main_job_configs
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -68,12 +68,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Runs benchmark configs over seeds and regenerates the results report."""
+    """Runs benchmark configs over seeds and regenerates the results report.
+
+    Results go to ``--out`` and the report to ``--report`` (default
+    ``<out>/RESULTS.md``); nothing else is written.
+    """
     from dataclasses import replace
 
-    from graphcl_rec.cli.report import write_report
+    from graphcl_rec.bench.report import write_report
 
     out = Path(args.out)
+    report = Path(args.report) if args.report is not None else out / "RESULTS.md"
     for path in args.configs:
         cfg = load_config(path, args.overrides)
         train = cfg.train
@@ -95,7 +100,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                   f"best_epoch={res['best_epoch']} epochs={res['epochs_run']} "
                   f"s/epoch={res['seconds_per_epoch']:.2f} -> {res['path']}",
                   flush=True)
-    print(f"report: {write_report(out, args.report)}")
+    print(f"report: {write_report(out, report)}")
     return 0
 
 
@@ -135,7 +140,7 @@ def parser() -> argparse.ArgumentParser:
                    help="continue a stopped run from RUN_DIR/last.pt "
                         "(RUN_DIR is <out>/<name>-seed<k>)")
     t.set_defaults(func=cmd_train)
-    b = sub.add_parser("bench", help="benchmark configs over seeds; writes RESULTS.md")
+    b = sub.add_parser("bench", help="benchmark configs over seeds; writes a report")
     b.add_argument("configs", nargs="+")
     b.add_argument("--seeds", type=int, nargs="+", default=[0])
     b.add_argument("--budget-minutes", type=float, default=None,
@@ -143,8 +148,10 @@ def parser() -> argparse.ArgumentParser:
                         "that exceeds it)")
     b.add_argument("--device", default=None)
     b.add_argument("--protocol", choices=["validated", "legacy"], default="validated")
-    b.add_argument("--out", default="benchmarks/results")
-    b.add_argument("--report", default="benchmarks/RESULTS.md")
+    b.add_argument("--out", default="runs/bench",
+                   help="folder of the results JSON files (default: runs/bench)")
+    b.add_argument("--report", default=None, metavar="PATH",
+                   help="Markdown report to write (default: <out>/RESULTS.md)")
     b.add_argument("--checkpoints", action="store_true",
                    help="also write resumable checkpoints per run")
     b.add_argument("--resume", action="store_true",

@@ -36,11 +36,11 @@ def versions() -> dict[str, Any]:
     """Versions of Python, torch, PyG and this library."""
     import torch_geometric
 
-    import graphcl_rec
+    from graphcl_rec._version import __version__
 
     return {"python": platform.python_version(), "torch": torch.__version__,
             "torch_geometric": torch_geometric.__version__,
-            "graphcl_rec": graphcl_rec.__version__,
+            "graphcl_rec": __version__,
             "platform": platform.platform()}
 
 

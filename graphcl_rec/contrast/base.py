@@ -103,9 +103,11 @@ class ContrastiveRecommender(BPRRecommender):
 
     def nce(self, anchor: Tensor, candidates: Tensor, target: Tensor | None = None,
             weight: Tensor | None = None) -> Tensor:
-        """:func:`~graphcl_rec.losses.contrastive.info_nce` with this objective's
-        temperature, reduction and precision; ``target=None`` pairs row ``b`` of
-        ``anchor`` with row ``b`` of ``candidates``."""
+        """InfoNCE with this objective's temperature, reduction and precision.
+
+        See :func:`~graphcl_rec.losses.contrastive.info_nce`; ``target=None`` pairs
+        row ``b`` of ``anchor`` with row ``b`` of ``candidates``.
+        """
         if target is None:
             target = torch.arange(anchor.shape[0], device=anchor.device)
         return info_nce(anchor, candidates, target, self.tau, self.reduction, weight,

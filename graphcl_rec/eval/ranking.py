@@ -3,7 +3,7 @@ r"""Full-ranking evaluation: every user with ground truth against every item."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, cast, overload
+from typing import Literal, Protocol, overload
 
 import torch
 from torch import Tensor, nn
@@ -170,9 +170,40 @@ def evaluate_embeddings(
     return result
 
 
+class HasNumLayers(Protocol):
+    """An encoder, as far as evaluation needs one: its number of layers."""
+
+    @property
+    def num_layers(self) -> int:
+        """How many adjacencies ``embed`` takes."""
+        ...
+
+
+class Embedder(Protocol):
+    """What :func:`evaluate` ranks: a :class:`~graphcl_rec.models.base.Recommender`.
+
+    Anything with ``encoder.num_layers`` and ``embed(adjs)`` returning
+    ``(user_emb [U, d], item_emb [I, d])`` qualifies; an ``nn.Module`` also has its
+    train/eval mode handled and its device used.
+    """
+
+    @property
+    def encoder(self) -> HasNumLayers:
+        """The encoder (only ``num_layers`` is read)."""
+        ...
+
+    def embed(self, adjs: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """User and item embeddings from one adjacency per layer."""
+        ...
+
+
+Ranked = Embedder | tuple[Tensor, Tensor]
+"""A recommender, or its ``(user_emb, item_emb)`` embeddings."""
+
+
 @overload
 def evaluate(
-    model: nn.Module,
+    model: Ranked,
     graph: Interactions,
     target: Interactions,
     exclude: Exclude | Literal["graph"] = ...,
@@ -186,7 +217,7 @@ def evaluate(
 
 @overload
 def evaluate(
-    model: nn.Module,
+    model: Ranked,
     graph: Interactions,
     target: Interactions,
     exclude: Exclude | Literal["graph"] = ...,
@@ -201,7 +232,7 @@ def evaluate(
 
 @overload
 def evaluate(
-    model: nn.Module,
+    model: Ranked,
     graph: Interactions,
     target: Interactions,
     exclude: Exclude | Literal["graph"] = ...,
@@ -214,7 +245,7 @@ def evaluate(
 
 
 def evaluate(
-    model: nn.Module,
+    model: Ranked,
     graph: Interactions,
     target: Interactions,
     exclude: Exclude | Literal["graph"] = "graph",
@@ -228,12 +259,15 @@ def evaluate(
 
     Builds ``[adjacency(graph)] * model.encoder.num_layers`` on the model's device,
     takes ``model.embed(adjs)`` in eval mode without gradients (the previous
-    train/eval mode is restored), and calls :func:`evaluate_embeddings`.
+    train/eval mode is restored), and calls :func:`evaluate_embeddings`. Given a
+    ``(user_emb, item_emb)`` tuple instead, ranks those embeddings directly.
 
     Args:
-        model: A recommender with ``encoder.num_layers`` and ``embed(adjs)``
-            returning ``(user_emb [U, d], item_emb [I, d])``.
-        graph: The interactions the encoder propagates over (the training set).
+        model: A recommender (an :class:`Embedder`: ``encoder.num_layers`` and
+            ``embed(adjs)`` returning ``(user_emb [U, d], item_emb [I, d])``), or
+            a ``(user_emb, item_emb)`` tuple of tensors.
+        graph: The interactions the encoder propagates over (the training set);
+            with embeddings, only ``exclude="graph"`` reads it.
         target: Ground-truth pairs (validation or test).
         exclude: Pairs never to rank; ``"graph"`` (default) excludes ``graph``,
             ``None`` excludes nothing, or pass e.g. ``[train, val]``.
@@ -245,6 +279,9 @@ def evaluate(
 
     Returns:
         As :func:`evaluate_embeddings`.
+
+    Raises:
+        TypeError: If ``model`` is neither a recommender nor a tuple of two tensors.
     """
     if isinstance(exclude, str):
         if exclude != "graph":
@@ -253,17 +290,15 @@ def evaluate(
                 f"sequence of Interactions (got {exclude!r})"
             )
         exclude = graph
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    num_layers = int(cast(Any, model.encoder).num_layers)
-    adjs = [adjacency(graph.to(device))] * num_layers if num_layers else []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            user_emb, item_emb = cast(Any, model).embed(adjs)
-    finally:
-        model.train(was_training)
+    if isinstance(model, tuple):
+        if len(model) != 2 or not all(isinstance(t, Tensor) for t in model):
+            raise TypeError(
+                "evaluate() takes a (user_emb, item_emb) tuple of two tensors "
+                f"(got a tuple of {[type(t).__name__ for t in model]})"
+            )
+        user_emb, item_emb = model
+    else:
+        user_emb, item_emb = _embed(model, graph)
     return evaluate_embeddings(
         user_emb,
         item_emb,
@@ -275,3 +310,30 @@ def evaluate(
         memory_budget_mb=memory_budget_mb,
         ranker=ranker,
     )
+
+
+def _embed(model: Embedder, graph: Interactions) -> tuple[Tensor, Tensor]:
+    """``model.embed`` over ``graph`` in eval mode, without gradients."""
+    encoder = getattr(model, "encoder", None)
+    if not callable(getattr(model, "embed", None)) or not hasattr(
+        encoder, "num_layers"
+    ):
+        raise TypeError(
+            "evaluate() takes a recommender (with embed(adjs) and "
+            "encoder.num_layers) or a (user_emb, item_emb) tuple of tensors "
+            f"(got {type(model).__name__})"
+        )
+    module = model if isinstance(model, nn.Module) else None
+    param = None if module is None else next(module.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    num_layers = int(model.encoder.num_layers)
+    adjs = [adjacency(graph.to(device))] * num_layers if num_layers else []
+    was_training = module is not None and module.training
+    if module is not None:
+        module.eval()
+    try:
+        with torch.no_grad():
+            return model.embed(adjs)
+    finally:
+        if module is not None:
+            module.train(was_training)

@@ -41,11 +41,11 @@ class EncoderOutput:
         self.num_users, self.rows = num_users, rows
 
     def users(self, ids: Tensor | None = None) -> Tensor:
-        """``[*S, d]`` embeddings of users ``ids`` (any shape ``S``); all if ``None``."""
+        """``[*S, d]`` embeddings of users ``ids`` (shape ``S``); all if ``None``."""
         return self._take(ids, 0)
 
     def items(self, ids: Tensor | None = None) -> Tensor:
-        """``[*S, d]`` embeddings of items ``ids`` (any shape ``S``); all if ``None``."""
+        """``[*S, d]`` embeddings of items ``ids`` (shape ``S``); all if ``None``."""
         return self._take(ids, self.num_users)
 
     def layer(self, index: int) -> EncoderOutput:

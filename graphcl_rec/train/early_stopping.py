@@ -30,7 +30,7 @@ class EarlyStopping:
         (0.2, 1)
     """
 
-    def __init__(self, monitor: str = "recall@20", mode: str = "max",
+    def __init__(self, monitor: str = "recall@20", *, mode: str = "max",
                  patience: int = 10, min_delta: float = 0.0, warmup: int = 0) -> None:
         if mode not in ("max", "min"):
             raise ValueError(f"Could not resolve mode '{mode}' among choices "

@@ -34,7 +34,7 @@ from graphcl_rec.train.state import TrainState, resolve_resume
 log = logging.getLogger("graphcl_rec")
 
 _SETTINGS = ("batch_size", "lr", "weight_decay", "eval_every", "k", "sampler",
-             "num_negatives", "negatives", "seed")
+             "num_negatives", "negative_sampling", "seed")
 """Trainer arguments a resumed run must share with its checkpoint."""
 
 
@@ -74,11 +74,15 @@ class Trainer:
             still tracked on ``recall@{k[0]}`` and restored.
         sampler: ``"user"`` (LightGCN/SGL reference epochs) or ``"interaction"``.
         num_negatives: Negatives per triple.
-        negatives: ``"uniform"`` or ``"popularity"``.
+        negative_sampling: The distribution BPR negatives are drawn from:
+            ``"uniform"`` or ``"popularity"`` (not to be confused with the
+            contrastive objectives' ``negatives``, their InfoNCE candidate set).
         device: ``"auto"``, ``"cpu"`` or ``"cuda[:n]"``.
         seed: Seeds parameter initialisation and the run's ``torch.Generator``.
         reset_parameters: Re-initialise the model from ``seed`` at the start of fit
-            (skipped when resuming).
+            (skipped when resuming). Off by default: ``fit`` trains the weights the
+            model holds, e.g. ones a user loaded; the CLI turns it on so that
+            ``seed`` alone fixes a run's initialisation.
         log_path: Optional JSON-lines file receiving one record per epoch.
         progress: Show a tqdm progress bar.
         max_seconds: Stop after the epoch that exceeds this wall-clock budget.
@@ -99,12 +103,13 @@ class Trainer:
         3
     """
 
-    def __init__(self, epochs: int = 100, batch_size: int = 2048, lr: float = 1e-3,
+    def __init__(self, *, epochs: int = 100, batch_size: int = 2048, lr: float = 1e-3,
                  weight_decay: float = 0.0, eval_every: int = 1,
                  k: Sequence[int] = (20,), early_stopping: EarlyStopping | None = None,
                  sampler: str = "user", num_negatives: int = 1,
-                 negatives: str = "uniform", device: str = "auto", seed: int = 0,
-                 reset_parameters: bool = True, log_path: str | Path | None = None,
+                 negative_sampling: str = "uniform", device: str = "auto",
+                 seed: int = 0, reset_parameters: bool = False,
+                 log_path: str | Path | None = None,
                  progress: bool = True, max_seconds: float | None = None,
                  eval_batch_size: int | None = None,
                  checkpoint_dir: str | Path | None = None, checkpoint_every: int = 1,
@@ -123,8 +128,8 @@ class Trainer:
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         self.weight_decay, self.eval_every, self.k = weight_decay, eval_every, list(k)
         self.early_stopping = early_stopping
-        self.sampler, self.num_negatives, self.negatives = (
-            sampler, num_negatives, negatives)
+        self.sampler, self.num_negatives = sampler, num_negatives
+        self.negative_sampling = negative_sampling
         self.device, self.seed, self.reset_parameters = device, seed, reset_parameters
         self.log_path = None if log_path is None else Path(log_path)
         self.progress, self.max_seconds = progress, max_seconds
@@ -176,10 +181,10 @@ class Trainer:
         adjs = [adjacency(train)] * model.encoder.num_layers
         sampler = PairSampler(train, self.batch_size, mode=self.sampler,
                               num_negatives=self.num_negatives,
-                              negatives=self.negatives)
+                              negatives=self.negative_sampling)
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        # The fused kernel (one pass over all parameters) measured ~9 % faster per
-        # ML-100K LightGCN epoch on CPU than the default implementation.
+        # The fused kernel updates all parameters in one pass instead of one
+        # kernel launch per tensor and step (benchmarks/PERF.md).
         opt = torch.optim.Adam([p for _, p in named], lr=self.lr,
                                weight_decay=self.weight_decay,
                                fused=device.type in ("cpu", "cuda"))

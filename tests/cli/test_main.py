@@ -102,69 +102,6 @@ def test_both_protocols_keep_their_own_results(tmp_path, ratings):
     assert legacy["protocol"] == "legacy"
 
 
-def test_report_with_no_runs(tmp_path):
-    from graphcl_rec.cli.report import write_report
-    path = write_report(tmp_path, tmp_path / "R.md")
-    assert "No runs yet." in path.read_text()
-
-
-def _fake_result(name, protocol, seed, sparsity, dataset="gowalla"):
-    # The keys write_report reads, shaped like run_experiment's output.
-    return {
-        "name": name, "protocol": protocol, "seed": seed, "device": {"type": "cpu"},
-        "config": {"data": {"dataset": dataset}, "train": {"epochs": 2}},
-        "test": {"recall@20": 0.1, "ndcg@20": 0.05}, "best_epoch": 1,
-        "epochs_run": 2, "stopped_early": False, "seconds_per_epoch": 0.1,
-        "seconds_per_eval": 0.1, "peak_memory_mb": 10.0,
-        "history": [{"epoch": 0, "train_seconds": 0.1, "eval_seconds": 0.1,
-                     "val": {"recall@20": 0.05}}],
-        "sparsity": sparsity,
-    }
-
-
-def _groups(*recalls):
-    # group_report rows: one per non-empty training-degree group.
-    bounds = [(1, 3), (4, 7), (8, 15), (16, 90)]
-    return [{"group": g, "min_degree": lo, "max_degree": hi, "num_users": 5,
-             "recall@20": rec, "ndcg@20": rec / 2}
-            for g, ((lo, hi), rec) in enumerate(zip(bounds, recalls))]
-
-
-def test_report_plots_sparsity_groups(tmp_path):
-    pytest.importorskip("matplotlib")
-    from graphcl_rec.cli.report import write_report
-    res = tmp_path / "res"
-    res.mkdir()
-    runs = [_fake_result("lightgcn", "validated", 0, _groups(.01, .02, .03, .04)),
-            _fake_result("lightgcn", "validated", 1, _groups(.03, .04, .05, .06)),
-            _fake_result("simgcl", "legacy", 0, _groups(.02, .03, .04, .05))]
-    for i, r in enumerate(runs):
-        (res / f"run{i}.json").write_text(json.dumps(r))
-    text = write_report(res, tmp_path / "R.md").read_text()
-    png = tmp_path / "sparsity_gowalla.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "![sparsity](sparsity_gowalla.png)" in text
-    assert text.index("## Sparsity groups") < text.index("![sparsity]")
-    assert "| simgcl | legacy | cpu | 0 | 0.0200 (1–3) |" in text
-
-
-def test_report_reads_subfolders_and_names_the_gpu(tmp_path):
-    from graphcl_rec.cli.report import write_report
-    res = tmp_path / "res"
-    (res / "h200").mkdir(parents=True)
-    cpu = _fake_result("simgcl", "legacy", 0, _groups(.02, .03, .04, .05))
-    gpu = _fake_result("simgcl", "legacy", 0, _groups(.02, .03, .04, .06))
-    gpu["device"] = {"type": "cuda", "name": "NVIDIA H200"}
-    (res / "a.json").write_text(json.dumps(cpu))
-    (res / "h200" / "a.json").write_text(json.dumps(gpu))
-    text = write_report(res, tmp_path / "R.md").read_text()
-    rows = [line for line in text.splitlines() if line.startswith("| gowalla | simgcl")]
-    assert len(rows) == 2  # one row per device, not one row of two seeds
-    assert any("| cuda (NVIDIA H200) | 1 |" in row for row in rows)
-    assert "(res/h200/a.json)" in text
-    assert "| simgcl | legacy | cuda (NVIDIA H200) | 0 | 0.0200 (1–3) |" in text
-
-
 def test_git_revision_from_the_environment_wins(tmp_path, monkeypatch):
     from graphcl_rec.cli.provenance import git_revision
     monkeypatch.setenv("GRAPHCL_REC_REVISION", "abc123")
@@ -172,21 +109,6 @@ def test_git_revision_from_the_environment_wins(tmp_path, monkeypatch):
     assert git_revision() == "abc123"  # this repository: the override still wins
     monkeypatch.delenv("GRAPHCL_REC_REVISION")
     assert git_revision(tmp_path) is None
-
-
-def test_report_without_sparsity_has_no_sparsity_plot(tmp_path):
-    from graphcl_rec.cli.report import write_report
-    res = tmp_path / "res"
-    res.mkdir()
-    (res / "run.json").write_text(json.dumps(
-        _fake_result("lightgcn", "validated", 0, [], dataset="yelp2018")))
-    text = write_report(res, tmp_path / "R.md").read_text()
-    assert "| yelp2018 | lightgcn | validated | cpu | 1 |" in text
-    assert not list(tmp_path.glob("sparsity_*.png"))
-    assert "![sparsity]" not in text
-    for line in text.splitlines():
-        if line.startswith("!["):
-            assert (tmp_path / line.split("(")[1].rstrip(")")).is_file()
 
 
 def test_bench_resume_continues_a_stopped_run(tmp_path, ratings):
@@ -206,10 +128,19 @@ def test_bench_resume_continues_a_stopped_run(tmp_path, ratings):
     assert [json.loads(line)["epoch"] for line in log] == [1, 2, 3]
 
 
-def test_report_links_the_reproduction_notes_when_present(tmp_path):
-    from graphcl_rec.cli.report import write_report
-    report = tmp_path / "R.md"
-    assert "REPRODUCTION.md" not in write_report(tmp_path, report).read_text()
-    (tmp_path / "REPRODUCTION.md").write_text("# notes\n")
-    text = write_report(tmp_path, report).read_text()
-    assert "[REPRODUCTION.md](REPRODUCTION.md)" in text
+
+
+def test_bench_writes_only_where_it_is_told(tmp_path, ratings, monkeypatch):
+    cfg = write_config(tmp_path, ratings, epochs=1)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["bench", str(cfg), "--no-progress"]) == 0
+    assert sorted(p.name for p in work.iterdir()) == ["runs"]
+    out = work / "runs" / "bench"
+    assert (out / "RESULTS.md").is_file() and (out / "tiny-seed0.json").is_file()
+    report = tmp_path / "elsewhere" / "R.md"
+    assert main(["bench", str(cfg), "--no-progress", "--out", str(tmp_path / "res"),
+                 "--report", str(report)]) == 0
+    assert "[0](../res/tiny-seed0.json)" not in report.read_text()  # not below it
+    assert "| tiny | validated | cpu | 1 |" in report.read_text()

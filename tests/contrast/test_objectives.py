@@ -263,7 +263,8 @@ def test_row_restricted_last_layer_is_perturbed_with_norm_eps():
     torch.testing.assert_close(noisy.layer(0).final, clean.layer(0).final)
     diff = noisy.layer(1).final - clean.layer(1).final
     torch.testing.assert_close(diff.norm(dim=1), torch.full((4,), 0.2))
-    assert ((diff * clean.layer(1).final) >= 0).all()  # the noise follows the sign of the input
+    # the noise follows the sign of the input
+    assert ((diff * clean.layer(1).final) >= 0).all()
 
 
 @pytest.mark.parametrize("negatives", ["batch", "all"])

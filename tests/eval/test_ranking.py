@@ -227,6 +227,40 @@ def test_evaluate_exclude_options(case):
         evaluate(model, train, test, exclude="train")
 
 
+def test_evaluate_takes_embeddings(case):
+    user_emb, item_emb, train, test = case
+    out = evaluate((user_emb, item_emb), train, test, k=KS, batch_size=9)
+    assert out == evaluate_embeddings(user_emb, item_emb, test, train, k=KS,
+                                      batch_size=9)
+    model = StubModel(user_emb, item_emb)
+    assert out == pytest.approx(evaluate(model, train, test, k=KS, batch_size=9))
+    assert evaluate((user_emb, item_emb), train, test, exclude=None, k=[5]) == (
+        evaluate_embeddings(user_emb, item_emb, test, None, k=[5]))
+
+
+def test_evaluate_takes_any_embedder(case):
+    user_emb, item_emb, train, test = case
+
+    class Plain:  # not an nn.Module: no mode, no parameters
+        encoder = StubEncoder(0)
+
+        def embed(self, adjs):
+            assert adjs == []
+            return user_emb, item_emb
+
+    assert evaluate(Plain(), train, test, k=[5]) == evaluate_embeddings(
+        user_emb, item_emb, test, train, k=[5])
+
+
+@pytest.mark.parametrize("bad", [
+    "model", nn.Linear(2, 2), (torch.zeros(2, 2),), (torch.zeros(2, 2), "x"),
+])
+def test_evaluate_rejects_other_arguments(case, bad):
+    _, _, train, test = case
+    with pytest.raises(TypeError, match=r"evaluate\(\) takes a"):
+        evaluate(bad, train, test)
+
+
 def test_evaluate_restores_mode_on_error(case):
     user_emb, item_emb, train, test = case
 

@@ -44,3 +44,9 @@ def test_warmup_never_stops_early_but_tracks_best():
     assert es.best == 0.5 and es.best_step == 0
     with pytest.raises(ValueError, match="warmup"):
         EarlyStopping("m", warmup=-1)
+
+
+def test_only_monitor_is_positional():
+    assert EarlyStopping("m", patience=3).patience == 3
+    with pytest.raises(TypeError):
+        EarlyStopping("m", "max", 3)  # type: ignore[misc]

@@ -45,7 +45,8 @@ def train(ckpt_dir, out, resume):
     train, val = random_split(inter, ratios=(0.8, 0.2), seed=0)
     model = SGL(LightGCN(80, 60, dim=8, num_layers=2), augment=EdgeDropout(0.2))
     trainer = Trainer(epochs=EPOCHS, batch_size=64, lr=0.01, k=[5, 10],
-                      device="cpu", progress=False, checkpoint_dir=ckpt_dir)
+                      device="cpu", progress=False, checkpoint_dir=ckpt_dir,
+                      reset_parameters=True)
     hist = trainer.fit(model, train, val, resume=resume)
     torch.save({"model": model.state_dict(), "best_epoch": hist.best_epoch,
                 "val": [r["val"] for r in hist.records],
@@ -79,7 +80,7 @@ def fit(kind, splits, epochs, ckpt=None, resume=False, **kwargs):
     es = EarlyStopping("recall@5", patience=50)
     trainer = Trainer(epochs=epochs, batch_size=64, lr=0.01, k=[5], device="cpu",
                       progress=False, early_stopping=es, checkpoint_dir=ckpt,
-                      **kwargs)
+                      reset_parameters=True, **kwargs)
     return model, trainer.fit(model, *splits, resume=resume)
 
 

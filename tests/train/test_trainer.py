@@ -36,9 +36,9 @@ def test_same_seed_same_weights_and_history(tmp_path):
 
     def run(seed):
         model = BPRRecommender(LightGCN(10, 10, dim=8, num_layers=2))
-        hist = Trainer(epochs=3, batch_size=16, progress=False, seed=seed).fit(
-            model, train, val
-        )
+        hist = Trainer(
+            epochs=3, batch_size=16, progress=False, seed=seed, reset_parameters=True
+        ).fit(model, train, val)
         return model.encoder.embedding.weight.detach().clone(), hist
 
     w1, h1 = run(0)
@@ -69,6 +69,67 @@ def test_early_stopping_restores_best_and_logs(tmp_path):
     assert len(lines) == len(hist) and "val" in lines[0] and "train_seconds" in lines[0]
     restored = evaluate(model, graph=train, target=val, exclude=train, k=[5])
     assert restored["recall@5"] == pytest.approx(hist.best["recall@5"])
+
+
+def test_fit_keeps_the_weights_it_is_given():
+    train, val = make_checkerboard(10)
+    model = BPRRecommender(LightGCN(10, 10, dim=8, num_layers=2))
+    loaded = {k: torch.randn_like(v) for k, v in model.state_dict().items()}
+    model.load_state_dict(loaded)
+    Trainer(epochs=0, progress=False, seed=0).fit(model, train, val)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded[key]), key
+    # One epoch starts from the loaded weights: it moves them, but not far.
+    Trainer(epochs=1, batch_size=16, lr=1e-4, progress=False).fit(model, train, val)
+    weight = model.encoder.embedding.weight
+    assert not torch.equal(weight, loaded["encoder.embedding.weight"])
+    torch.testing.assert_close(weight, loaded["encoder.embedding.weight"],
+                               atol=1e-2, rtol=0)
+
+
+def test_reset_parameters_reinitialises_from_the_seed():
+    train, val = make_checkerboard(10)
+
+    def initial(seed, loaded):
+        model = BPRRecommender(LightGCN(10, 10, dim=8, num_layers=2))
+        with torch.no_grad():
+            model.encoder.embedding.weight.fill_(loaded)
+        Trainer(epochs=0, progress=False, seed=seed, reset_parameters=True).fit(
+            model, train, val
+        )
+        return model.encoder.embedding.weight.detach().clone()
+
+    a, b, c = initial(0, 1.0), initial(0, 2.0), initial(1, 1.0)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert not torch.equal(a, torch.ones_like(a))
+
+
+@pytest.mark.parametrize("negative_sampling", ["uniform", "popularity"])
+def test_negative_sampling_option(negative_sampling, monkeypatch):
+    import graphcl_rec.train.trainer as trainer_module
+
+    seen = []
+
+    class Spy(trainer_module.PairSampler):
+        def __init__(self, *args, **kwargs):
+            seen.append(kwargs["negatives"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "PairSampler", Spy)
+    train, val = make_checkerboard(10)
+    trainer = Trainer(epochs=1, batch_size=16, progress=False,
+                      negative_sampling=negative_sampling)
+    hist = trainer.fit(BPRRecommender(MF(10, 10, dim=4)), train, val)
+    assert seen == [negative_sampling] and len(hist) == 1
+    assert trainer.negative_sampling == negative_sampling
+    with pytest.raises(TypeError):
+        Trainer(negatives="uniform")  # the objectives' name, not the trainer's
+
+
+def test_trainer_hyperparameters_are_keyword_only():
+    with pytest.raises(TypeError):
+        Trainer(10)  # type: ignore[misc]
+    assert Trainer().reset_parameters is False
 
 
 def test_nan_loss_stops_with_epoch_and_step():
