@@ -47,12 +47,19 @@ class ContrastiveRecommender(BPRRecommender):
             ``matmul_dtype`` in :func:`~graphcl_rec.losses.contrastive.info_nce`);
             faster where bf16 products are (CPUs with AVX-512 BF16 or AMX, GPUs),
             at the cost of 8-bit mantissas in the logits.
+        ssl_warmup: Optimiser steps over which the contrastive weight ramps
+            linearly from 0 to ``ssl_weight`` (0: the full weight from the first
+            step, as in the papers). The ramp lets BPR grow the embeddings first:
+            through the normalisation, InfoNCE's gradient scales as
+            :math:`1/(\tau \lVert e \rVert)` and BPR's as :math:`\lVert e \rVert`, so at a
+            small initial scale the contrastive term swamps BPR (see
+            ``benchmarks/results/robustness/README.md``).
     """
 
     def __init__(self, encoder: Encoder, *, tau: float = 0.2, ssl_weight: float = 0.1,
                  reg_weight: float = 1e-4, negatives: str = "all",
                  reduction: str = "mean", hard_negatives: bool = False,
-                 nce_precision: str = "full") -> None:
+                 nce_precision: str = "full", ssl_warmup: int = 0) -> None:
         super().__init__(encoder, reg_weight=reg_weight, hard_negatives=hard_negatives)
         if tau <= 0:
             raise ValueError(f"'tau' must be positive (got {tau})")
@@ -70,6 +77,8 @@ class ContrastiveRecommender(BPRRecommender):
         self.tau, self.ssl_weight = tau, ssl_weight
         self.negatives, self.reduction = negatives, reduction
         self.nce_precision = nce_precision
+        self.ssl_warmup = check_warmup(ssl_warmup)
+        self.register_buffer("ssl_step", torch.zeros((), dtype=torch.long))
 
     def anchor_rows(self, batch: Batch) -> Tensor:
         """Node ids of the contrasted nodes: the batch's users and positive items."""
@@ -115,9 +124,19 @@ class ContrastiveRecommender(BPRRecommender):
 
     def combine(self, terms: dict[str, Tensor], ssl: Tensor) -> dict[str, Tensor]:
         """Adds the weighted contrastive term to the BPR terms."""
-        terms["loss"] = terms["loss"] + self.ssl_weight * ssl
+        terms["loss"] = terms["loss"] + ramped(self.ssl_weight, self.ssl_step,
+                                               self.ssl_warmup) * ssl
         terms["ssl"] = ssl.detach()
         return terms
+
+    def on_step_end(self) -> None:
+        """Counts optimiser steps for the ``ssl_warmup`` ramp."""
+        self.ssl_step.add_(1)
+
+    def reset_parameters(self) -> None:
+        """Re-initialises the encoder and restarts the ``ssl_warmup`` ramp."""
+        super().reset_parameters()
+        self.ssl_step.zero_()
 
     def extra_repr(self) -> str:
         """Constructor arguments shown by ``repr``."""
@@ -125,7 +144,8 @@ class ContrastiveRecommender(BPRRecommender):
                 f"reg_weight={self.reg_weight}, negatives='{self.negatives}', "
                 f"reduction='{self.reduction}'"
                 + ("" if self.nce_precision == "full"
-                   else f", nce_precision='{self.nce_precision}'"))
+                   else f", nce_precision='{self.nce_precision}'")
+                + (f", ssl_warmup={self.ssl_warmup}" if self.ssl_warmup else ""))
 
 
 def paired_views(inter: Interactions, augment: Augmentation | None, num_layers: int,
@@ -153,6 +173,30 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
     r"""In-place :math:`\theta_t \leftarrow m \theta_t + (1 - m) \theta_o`."""
     for t, o in zip(target.parameters(), online.parameters()):
         t.mul_(momentum).add_(o.detach(), alpha=1.0 - momentum)
+
+
+def check_warmup(ssl_warmup: int) -> int:
+    """Validates an ``ssl_warmup`` step count (an int >= 0)."""
+    if isinstance(ssl_warmup, bool) or not isinstance(ssl_warmup, int) or ssl_warmup < 0:
+        raise ValueError(f"'ssl_warmup' must be an int >= 0 (got {ssl_warmup!r})")
+    return ssl_warmup
+
+
+def ramped(weight: float, step: Tensor, warmup: int) -> float | Tensor:
+    r"""``weight`` times :math:`\min(1, \mathrm{step} / \mathrm{warmup})`.
+
+    Returns the plain float when ``warmup`` is 0, and otherwise a 0-d tensor (no
+    host–device synchronisation).
+
+    Examples:
+        >>> float(ramped(0.5, torch.tensor(2), 8))
+        0.125
+        >>> ramped(0.5, torch.tensor(2), 0)
+        0.5
+    """
+    if warmup == 0:
+        return weight
+    return weight * (step.float() / warmup).clamp(max=1.0)
 
 
 def check_momentum(momentum: float) -> float:

@@ -8,9 +8,11 @@ from torch import Tensor, nn
 from graphcl_rec.augment.base import Augmentation
 from graphcl_rec.contrast.base import (
     check_momentum,
+    check_warmup,
     ema_update,
     make_target,
     paired_views,
+    ramped,
 )
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
@@ -43,12 +45,14 @@ class BYOL(BPRRecommender):
         pairs: ``"interaction"`` or ``"node"``.
         reg_weight: L2 weight.
         hard_negatives: Dynamic negative sampling for the BPR term.
+        ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
+            :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
     """
 
     def __init__(self, encoder: Encoder, *, augment: Augmentation | None = None,
                  momentum: float = 0.99, ssl_weight: float = 0.1,
                  pairs: str = "interaction", reg_weight: float = 1e-4,
-                 hard_negatives: bool = False) -> None:
+                 hard_negatives: bool = False, ssl_warmup: int = 0) -> None:
         super().__init__(encoder, reg_weight=reg_weight, hard_negatives=hard_negatives)
         if pairs not in PAIRS:
             raise ValueError(f"Could not resolve pairs '{pairs}' among choices "
@@ -57,6 +61,8 @@ class BYOL(BPRRecommender):
             raise ValueError(f"'ssl_weight' must be >= 0 (got {ssl_weight})")
         self.augment, self.momentum = augment, check_momentum(momentum)
         self.ssl_weight, self.pairs = ssl_weight, pairs
+        self.ssl_warmup = check_warmup(ssl_warmup)
+        self.register_buffer("ssl_step", torch.zeros((), dtype=torch.long))
         self.target = make_target(encoder)
         self.predictor = nn.Linear(encoder.dim, encoder.dim)
         self._reset_predictor()
@@ -70,6 +76,7 @@ class BYOL(BPRRecommender):
         self.encoder.reset_parameters()
         self.target.load_state_dict(self.encoder.state_dict())
         self._reset_predictor()
+        self.ssl_step.zero_()
 
     def sample_views(self, inter: Interactions, generator: torch.Generator
                      ) -> list[list[Tensor]] | None:
@@ -93,12 +100,14 @@ class BYOL(BPRRecommender):
             u, i = torch.unique(batch.user), torch.unique(batch.pos)
             ssl = (cosine_alignment(q(online.users(u)), target.users(u))
                    + cosine_alignment(q(online.items(i)), target.items(i)))
-        terms["loss"] = terms["loss"] + self.ssl_weight * ssl
+        weight = ramped(self.ssl_weight, self.ssl_step, self.ssl_warmup)
+        terms["loss"] = terms["loss"] + weight * ssl
         terms["ssl"] = ssl.detach()
         return terms
 
     def on_step_end(self) -> None:
-        """EMA update of the target encoder."""
+        """EMA update of the target encoder; counts steps for ``ssl_warmup``."""
+        self.ssl_step.add_(1)
         ema_update(self.target, self.encoder, self.momentum)
 
     def extra_repr(self) -> str:

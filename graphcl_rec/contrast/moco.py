@@ -67,15 +67,19 @@ class MoCo(ContrastiveRecommender):
         reg_weight: L2 weight.
         reduction: ``"mean"`` or ``"sum"``.
         hard_negatives: Dynamic negative sampling for the BPR term.
+        ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
+            :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
     """
 
     def __init__(self, encoder: Encoder, *, augment: Augmentation | None = None,
                  momentum: float = 0.99, queue_size: int = 4096, tau: float = 0.2,
                  ssl_weight: float = 0.1, reg_weight: float = 1e-4,
-                 reduction: str = "mean", hard_negatives: bool = False) -> None:
+                 reduction: str = "mean", hard_negatives: bool = False,
+                 ssl_warmup: int = 0) -> None:
         super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
                          reg_weight=reg_weight, negatives="batch",
-                         reduction=reduction, hard_negatives=hard_negatives)
+                         reduction=reduction, hard_negatives=hard_negatives,
+                         ssl_warmup=ssl_warmup)
         if queue_size < 0:
             raise ValueError(f"'queue_size' must be >= 0 (got {queue_size})")
         self.augment, self.momentum = augment, check_momentum(momentum)
@@ -91,6 +95,7 @@ class MoCo(ContrastiveRecommender):
         """Re-initialises the encoder, copies it into the target, empties queues."""
         self.encoder.reset_parameters()
         self.target.load_state_dict(self.encoder.state_dict())
+        self.ssl_step.zero_()
         for name in ("user", "item"):
             getattr(self, f"{name}_filled").zero_()
             getattr(self, f"{name}_ptr").zero_()
@@ -136,6 +141,7 @@ class MoCo(ContrastiveRecommender):
 
     def on_step_end(self) -> None:
         """EMA update of the key encoder, then enqueue this step's keys."""
+        super().on_step_end()
         ema_update(self.target, self.encoder, self.momentum)
         if self._pending is not None:
             self._enqueue("user", self._pending[0])

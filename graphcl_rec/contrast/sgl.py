@@ -38,6 +38,8 @@ class SGL(ContrastiveRecommender):
         hard_negatives: Dynamic negative sampling for the BPR term.
         nce_precision: ``"full"`` or ``"bfloat16"`` InfoNCE products (see
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
+        ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
+            :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
 
     Examples:
         >>> from graphcl_rec.models import LightGCN
@@ -50,11 +52,12 @@ class SGL(ContrastiveRecommender):
     def __init__(self, encoder: Encoder, *, augment: Augmentation,
                  tau: float = 0.2, ssl_weight: float = 0.1, reg_weight: float = 1e-4,
                  negatives: str = "all", reduction: str = "mean",
-                 hard_negatives: bool = False, nce_precision: str = "full") -> None:
+                 hard_negatives: bool = False, nce_precision: str = "full",
+                 ssl_warmup: int = 0) -> None:
         super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
                          reg_weight=reg_weight, negatives=negatives,
                          reduction=reduction, hard_negatives=hard_negatives,
-                         nce_precision=nce_precision)
+                         nce_precision=nce_precision, ssl_warmup=ssl_warmup)
         if not isinstance(augment, Augmentation):
             raise TypeError(f"SGL needs an Augmentation for its two views, e.g. "
                             f"EdgeDropout(0.1) (got {augment!r})")

@@ -62,16 +62,19 @@ class SimGCL(ContrastiveRecommender):
         hard_negatives: Dynamic negative sampling for the BPR term.
         nce_precision: ``"full"`` or ``"bfloat16"`` InfoNCE products (see
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
+        ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
+            :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
     """
 
     def __init__(self, encoder: Encoder, *, eps: float = 0.1, tau: float = 0.2,
                  ssl_weight: float = 0.5, reg_weight: float = 1e-4,
                  negatives: str = "batch", reduction: str = "mean",
-                 hard_negatives: bool = False, nce_precision: str = "full") -> None:
+                 hard_negatives: bool = False, nce_precision: str = "full",
+                 ssl_warmup: int = 0) -> None:
         super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
                          reg_weight=reg_weight, negatives=negatives,
                          reduction=reduction, hard_negatives=hard_negatives,
-                         nce_precision=nce_precision)
+                         nce_precision=nce_precision, ssl_warmup=ssl_warmup)
         self.eps = _check_eps(eps)
 
     def loss(self, batch: Batch, adjs: list[Tensor], views: list[list[Tensor]] | None,
@@ -109,17 +112,19 @@ class XSimGCL(ContrastiveRecommender):
         hard_negatives: Dynamic negative sampling for the BPR term.
         nce_precision: ``"full"`` or ``"bfloat16"`` InfoNCE products (see
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
+        ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
+            :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
     """
 
     def __init__(self, encoder: Encoder, *, eps: float = 0.2, tau: float = 0.15,
                  ssl_weight: float = 0.2, contrast_layer: int = 1,
                  reg_weight: float = 1e-4, negatives: str = "batch",
                  reduction: str = "mean", hard_negatives: bool = False,
-                 nce_precision: str = "full") -> None:
+                 nce_precision: str = "full", ssl_warmup: int = 0) -> None:
         super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
                          reg_weight=reg_weight, negatives=negatives,
                          reduction=reduction, hard_negatives=hard_negatives,
-                         nce_precision=nce_precision)
+                         nce_precision=nce_precision, ssl_warmup=ssl_warmup)
         self.eps = _check_eps(eps)
         depth = max(encoder.num_layers, 1)
         if not 1 <= contrast_layer <= depth:

@@ -361,3 +361,27 @@ def test_nce_precision_is_validated_and_reachable_from_config():
                          "augment": {"name": "edge_dropout", "p": 0.1}},
                         INTER.num_users, INTER.num_items)
     assert model.nce_precision == "bfloat16"
+
+
+@pytest.mark.parametrize("obj", ["sgl", "simgcl", "xsimgcl", "moco", "byol"])
+def test_ssl_warmup_ramps_the_contrastive_weight(obj):
+    enc = encoder_of("lightgcn", LightGCN)
+    model = objective(obj, enc, ssl_warmup=4, ssl_weight=0.8)
+    assert "ssl_warmup=4" in repr(model) or obj in ("moco", "byol")
+    seen = []
+    for step in range(6):
+        out = one_step(model, seed=0)
+        if out["ssl"] > 1e-6:  # MoCo's first step has an empty queue: no term
+            rest = out["loss"].detach() - out["bpr"] - model.reg_weight * out["reg"]
+            weight = rest / out["ssl"]
+            seen.append((weight, 0.8 * min(1.0, step / 4)))
+        model.on_step_end()
+    assert len(seen) >= 5
+    torch.testing.assert_close(torch.stack([w for w, _ in seen]),
+                               torch.tensor([e for _, e in seen]), atol=1e-4,
+                               rtol=1e-3)
+    assert int(model.ssl_step) == 6 and "ssl_step" in model.state_dict()
+    model.reset_parameters()
+    assert int(model.ssl_step) == 0
+    with pytest.raises(ValueError, match="ssl_warmup"):
+        objective(obj, enc, ssl_warmup=-1)
