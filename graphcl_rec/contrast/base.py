@@ -51,8 +51,9 @@ class ContrastiveRecommender(BPRRecommender):
             linearly from 0 to ``ssl_weight`` (0: the full weight from the first
             step, as in the papers). The ramp lets BPR grow the embeddings first:
             through the normalisation, InfoNCE's gradient scales as
-            :math:`1/(\tau \lVert e \rVert)` and BPR's as :math:`\lVert e \rVert`, so at a
-            small initial scale the contrastive term swamps BPR (see
+            :math:`1/(\tau \lVert e \rVert)` and BPR's as
+            :math:`\lVert e \rVert`, so at a small initial scale the contrastive
+            term swamps BPR (see
             ``benchmarks/results/robustness/README.md``).
     """
 
@@ -177,7 +178,8 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
 
 def check_warmup(ssl_warmup: int) -> int:
     """Validates an ``ssl_warmup`` step count (an int >= 0)."""
-    if isinstance(ssl_warmup, bool) or not isinstance(ssl_warmup, int) or ssl_warmup < 0:
+    if isinstance(ssl_warmup, bool) or not isinstance(ssl_warmup, int) \
+            or ssl_warmup < 0:
         raise ValueError(f"'ssl_warmup' must be an int >= 0 (got {ssl_warmup!r})")
     return ssl_warmup
 
