@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -18,7 +19,39 @@ from graphcl_rec.paths import cache_root
 logger = logging.getLogger("graphcl_rec")
 
 #: Bump when the cached layout or the parsers' output changes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_MAGIC = b"graphcl_rec cache\n"
+_DIGEST = 32  # bytes of blake2b
+
+
+class CorruptEntry(ValueError):
+    """A cache entry whose bytes do not match the checksum stored with them."""
+
+
+def pack(value: dict[str, Any]) -> bytes:
+    """``value`` serialised by ``torch.save``, preceded by a blake2b checksum."""
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    payload = buffer.getvalue()
+    return _MAGIC + hashlib.blake2b(payload, digest_size=_DIGEST).digest() + payload
+
+
+def unpack(blob: bytes) -> dict[str, Any]:
+    """The value of :func:`pack`, after verifying its checksum.
+
+    Raises:
+        CorruptEntry: If the header or the checksum does not match.
+    """
+    head = len(_MAGIC) + _DIGEST
+    if len(blob) < head or not blob.startswith(_MAGIC):
+        raise CorruptEntry("not a graphcl_rec cache entry (bad header)")
+    digest, payload = blob[len(_MAGIC) : head], blob[head:]
+    if hashlib.blake2b(payload, digest_size=_DIGEST).digest() != digest:
+        raise CorruptEntry("checksum mismatch: the entry was altered or damaged")
+    value = torch.load(io.BytesIO(payload), weights_only=True)
+    if not isinstance(value, dict):
+        raise CorruptEntry(f"expected a dict, found {type(value).__name__}")
+    return value
 
 
 def sha256_file(path: str | Path) -> str:
@@ -82,10 +115,12 @@ def cached(
     """Returns ``build()``, stored in (or loaded from) the cache.
 
     The entry is ``<cache>/<kind>-v<FORMAT_VERSION>-<sha256>.pt``, written atomically
-    (a temporary file, then ``os.replace``) and read with
-    ``torch.load(weights_only=True)``, so it may hold only tensors, numbers, strings
-    and lists/dicts of them. An unreadable entry is rebuilt; an unwritable cache
-    folder only costs the re-parse next time (both are logged).
+    (a temporary file, then ``os.replace``): a header, the blake2b checksum of the
+    payload, and the payload (``torch.save``). On load the checksum is verified
+    before ``torch.load(weights_only=True)`` reads the payload, so the entry may
+    hold only tensors, numbers, strings and lists/dicts of them. An entry that
+    fails its checksum or cannot be read is rebuilt from the source and replaced;
+    an unwritable cache folder only costs the re-parse next time (all logged).
 
     Args:
         kind: What the entry holds, including any parse options (file-name safe).
@@ -107,16 +142,21 @@ def cached(
     path = cache_root(cache_dir) / f"{kind}-v{FORMAT_VERSION}-{sha256}.pt"
     if path.is_file():
         try:
-            return torch.load(path, weights_only=True)
+            return unpack(path.read_bytes())
         except Exception as exc:  # any unreadable entry is rebuilt
-            logger.warning("ignoring unreadable cache entry %s (%s)", path, exc)
+            logger.warning(
+                "corrupt or unreadable cache entry %s (%s); rebuilding it from the "
+                "source",
+                path,
+                exc,
+            )
     value = build()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                torch.save(value, handle)
+                handle.write(pack(value))
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)

@@ -13,10 +13,11 @@ from typing import Any, Literal
 import torch
 
 from graphcl_rec.data.cache import cached, verify_sha256
+from graphcl_rec.data.checks import check_disjoint
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.io import load_interactions
 from graphcl_rec.data.lightgcn import read_lightgcn
-from graphcl_rec.data.split import check_disjoint, holdout, random_split
+from graphcl_rec.data.split import holdout, random_split
 from graphcl_rec.errors import DataError
 
 logger = logging.getLogger("graphcl_rec")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import torch
 from torch import Tensor
+
+logger = logging.getLogger("graphcl_rec")
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,6 +29,9 @@ class Interactions:
         user_ids: Raw id of each user index (length ``U``), or ``None``.
         item_ids: Raw id of each item index (length ``I``), or ``None``.
         timestamp: Optional ``[E]`` int64/float timestamps, aligned with the pairs.
+        weight: Optional ``[E]`` float edge weights (e.g. play or click counts),
+            aligned with the pairs; kept by :meth:`subset`, :meth:`to` and
+            :func:`concat`. Consumers that ignore it treat every pair as weight 1.
 
     Examples:
         >>> inter = Interactions(torch.tensor([0, 0, 1]), torch.tensor([1, 2, 0]), 2, 3)
@@ -42,6 +48,7 @@ class Interactions:
     user_ids: tuple[str, ...] | None = field(default=None, repr=False)
     item_ids: tuple[str, ...] | None = field(default=None, repr=False)
     timestamp: Tensor | None = field(default=None, repr=False)
+    weight: Tensor | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.user.dim() != 1 or self.item.dim() != 1:
@@ -75,8 +82,15 @@ class Interactions:
             raise ValueError("'user_ids' must have one entry per user")
         if self.item_ids is not None and len(self.item_ids) != self.num_items:
             raise ValueError("'item_ids' must have one entry per item")
-        if self.timestamp is not None and self.timestamp.numel() != self.user.numel():
-            raise ValueError("'timestamp' must have one entry per pair")
+        for name in ("timestamp", "weight"):
+            value = getattr(self, name)
+            if value is not None and (
+                value.dim() != 1 or value.numel() != self.user.numel()
+            ):
+                raise ValueError(
+                    f"'{name}' must be 1-D with one entry per pair "
+                    f"(got shape {tuple(value.shape)} for {self.user.numel()} pairs)"
+                )
 
     def __len__(self) -> int:
         return int(self.user.numel())
@@ -103,8 +117,13 @@ class Interactions:
         if self.user.device == device:
             return self
         ts = None if self.timestamp is None else self.timestamp.to(device)
+        w = None if self.weight is None else self.weight.to(device)
         return replace(
-            self, user=self.user.to(device), item=self.item.to(device), timestamp=ts
+            self,
+            user=self.user.to(device),
+            item=self.item.to(device),
+            timestamp=ts,
+            weight=w,
         )
 
     def subset(self, index: Tensor) -> Interactions:
@@ -113,13 +132,20 @@ class Interactions:
         The index spaces and raw-id maps are unchanged.
         """
         ts = None if self.timestamp is None else self.timestamp[index]
-        return replace(self, user=self.user[index], item=self.item[index], timestamp=ts)
+        w = None if self.weight is None else self.weight[index]
+        return replace(
+            self, user=self.user[index], item=self.item[index], timestamp=ts, weight=w
+        )
 
     def with_pairs(
-        self, user: Tensor, item: Tensor, timestamp: Tensor | None = None
+        self,
+        user: Tensor,
+        item: Tensor,
+        timestamp: Tensor | None = None,
+        weight: Tensor | None = None,
     ) -> Interactions:
         """A new set of pairs sharing this object's index spaces and id maps."""
-        return replace(self, user=user, item=item, timestamp=timestamp)
+        return replace(self, user=user, item=item, timestamp=timestamp, weight=weight)
 
     def keys(self) -> Tensor:
         """``[E]`` int64 keys ``user * num_items + item``, unique per pair."""
@@ -132,15 +158,7 @@ class Interactions:
             The deduplicated interactions, sorted by ``(user, item)``, and the number
             of pairs removed.
         """
-        keys = self.keys()
-        uniq, inverse = torch.unique(keys, sorted=True, return_inverse=True)
-        first = torch.full(
-            (uniq.numel(),), len(self), dtype=torch.long, device=keys.device
-        )
-        first.scatter_reduce_(
-            0, inverse, torch.arange(len(self), device=keys.device), reduce="amin"
-        )
-        out = self.subset(first)
+        out = self.subset(_first_occurrences(self.keys()))
         return out, len(self) - len(out)
 
     def sorted(self) -> Interactions:
@@ -189,16 +207,81 @@ class Interactions:
         return {raw: i for i, raw in enumerate(self.item_ids)}
 
 
+def _first_occurrences(keys: Tensor) -> Tensor:
+    """Index of the first occurrence of each distinct key, ordered by key."""
+    uniq, inverse = torch.unique(keys, sorted=True, return_inverse=True)
+    first = torch.full(
+        (uniq.numel(),), keys.numel(), dtype=torch.long, device=keys.device
+    )
+    return first.scatter_reduce_(
+        0, inverse, torch.arange(keys.numel(), device=keys.device), reduce="amin"
+    )
+
+
+def _cat_optional(parts: Sequence[Interactions], name: str) -> Tensor | None:
+    """The ``name`` tensors of all parts joined; ``None`` (logged) if one lacks it."""
+    values = [getattr(p, name) for p in parts]
+    if all(v is None for v in values):
+        return None
+    if any(v is None for v in values):
+        logger.warning(
+            "concat(): %d of %d parts have no %s; the result has none",
+            sum(v is None for v in values),
+            len(values),
+            name,
+        )
+        return None
+    return torch.cat(values)
+
+
 def concat(parts: Sequence[Interactions]) -> Interactions:
-    """Concatenates interactions that share index spaces (e.g. train + validation)."""
+    """Concatenates interactions that share index spaces (e.g. train + validation).
+
+    A pair present in more than one part (or twice in one) is kept once, at its
+    first occurrence, so that it is not counted twice in a graph; the number of
+    pairs removed is logged as a warning. Otherwise the parts' order is kept.
+    ``timestamp`` and ``weight`` are joined when every part has them.
+
+    Raises:
+        ValueError: If the parts differ in shape or in their raw-id maps.
+
+    Examples:
+        >>> a = Interactions(torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 2)
+        >>> b = Interactions(torch.tensor([1, 0]), torch.tensor([1, 1]), 2, 2)
+        >>> both = concat([a, b])  # (1, 1) is in both parts: kept once
+        >>> both.user.tolist(), both.item.tolist()
+        ([0, 1, 0], [0, 1, 1])
+    """
     if not parts:
         raise ValueError("concat() needs at least one Interactions")
     first = parts[0]
     for p in parts[1:]:
         if p.shape != first.shape:
             raise ValueError(f"cannot concatenate {p!r} with {first!r}: shapes differ")
-    has_ts = all(p.timestamp is not None for p in parts)
-    ts = torch.cat([p.timestamp for p in parts]) if has_ts else None  # type: ignore[misc]
-    return first.with_pairs(
-        torch.cat([p.user for p in parts]), torch.cat([p.item for p in parts]), ts
+        for name in ("user_ids", "item_ids"):
+            mine, theirs = getattr(first, name), getattr(p, name)
+            if (
+                mine is not theirs
+                and mine is not None
+                and theirs is not None
+                and (mine != theirs)
+            ):
+                raise ValueError(
+                    f"cannot concatenate interactions with different {name} maps"
+                )
+    out = first.with_pairs(
+        torch.cat([p.user for p in parts]),
+        torch.cat([p.item for p in parts]),
+        _cat_optional(parts, "timestamp"),
+        _cat_optional(parts, "weight"),
     )
+    keep = torch.sort(_first_occurrences(out.keys())).values
+    removed = len(out) - keep.numel()
+    if removed:
+        logger.warning(
+            "concat(): collapsed %d (user, item) pairs present more than once, "
+            "keeping the first",
+            removed,
+        )
+        out = out.subset(keep)
+    return out

@@ -45,7 +45,7 @@ def k_core(inter: Interactions, user_k: int = 5, item_k: int = 5) -> Interaction
         item_k: Minimum number of pairs per kept item.
 
     Returns:
-        The k-core, with timestamps kept.
+        The k-core, with timestamps and weights kept.
 
     Examples:
         >>> inter = Interactions(torch.tensor([0, 0, 1, 1, 2]),
@@ -58,7 +58,7 @@ def k_core(inter: Interactions, user_k: int = 5, item_k: int = 5) -> Interaction
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise ValueError(f"'{name}' must be a non-negative int (got {k!r})")
     user, item = inter.user, inter.item
-    timestamp = inter.timestamp
+    timestamp, weight = inter.timestamp, inter.weight
     iterations = 0
     while True:
         iterations += 1
@@ -69,10 +69,18 @@ def k_core(inter: Interactions, user_k: int = 5, item_k: int = 5) -> Interaction
             break
         user, item = user[keep], item[keep]
         timestamp = None if timestamp is None else timestamp[keep]
+        weight = None if weight is None else weight[keep]
     new_user, user_ids = _compact(user, inter.num_users, inter.user_ids)
     new_item, item_ids = _compact(item, inter.num_items, inter.item_ids)
     out = Interactions(
-        new_user, new_item, len(user_ids), len(item_ids), user_ids, item_ids, timestamp
+        new_user,
+        new_item,
+        len(user_ids),
+        len(item_ids),
+        user_ids,
+        item_ids,
+        timestamp,
+        weight,
     )
     logger.info(
         "k_core(user_k=%d, item_k=%d): stable after %d iterations; removed "

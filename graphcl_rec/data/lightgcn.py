@@ -9,15 +9,30 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from graphcl_rec.data.io import around, line_breaks, line_of, read_bytes
+from graphcl_rec.data.files import around, line_breaks, line_of, read_bytes
 from graphcl_rec.errors import DataError
 
 _MAX_DIGITS = 18  # every id of at most 18 digits fits in int64
 _WHITESPACE = b" \t\r\n"
 _TOKEN = re.compile(rb"[^ \t\r\n]+")
+_SLACK = 1_000_000
+"""Ids up to ``100 × tokens + _SLACK`` are accepted by default (see ``max_id``)."""
 
 
-def read_lightgcn(path: str | Path) -> tuple[Tensor, Tensor]:
+def default_max_id(num_tokens: int) -> int:
+    """The largest id :func:`read_lightgcn` accepts in a file of ``num_tokens`` ids.
+
+    Ids index embedding tables of ``max id + 1`` rows, so an id far beyond the
+    size of the file is almost surely a typo that would end in a memory error.
+
+    Examples:
+        >>> default_max_id(10)
+        1001000
+    """
+    return 100 * num_tokens + _SLACK
+
+
+def read_lightgcn(path: str | Path, max_id: int | None = None) -> tuple[Tensor, Tensor]:
     r"""Reads a LightGCN ``train.txt``/``test.txt`` file (plain or ``.gz``).
 
     Each line holds a user id followed by the ids of the items it interacted with,
@@ -28,14 +43,17 @@ def read_lightgcn(path: str | Path) -> tuple[Tensor, Tensor]:
 
     Args:
         path: The file; a ``.gz`` suffix means gzip-compressed.
+        max_id: The largest id accepted; default :func:`default_max_id` of the
+            number of ids (users and items) in the file: ``100 × ids + 10⁶``.
 
     Returns:
         ``(user, item)``: two ``[E]`` int64 tensors of raw ids, one entry per pair,
         in file order.
 
     Raises:
-        DataError: If the file is missing, empty or binary, or an id is not a
-            non-negative integer; names the file, line and value.
+        DataError: If the path is not a readable file, the file is empty or binary,
+            or an id is not a non-negative integer or exceeds ``max_id``; names the
+            file, line and value.
 
     Examples:
         >>> import pathlib, tempfile
@@ -46,6 +64,10 @@ def read_lightgcn(path: str | Path) -> tuple[Tensor, Tensor]:
         >>> user.tolist(), item.tolist()
         ([0, 0, 2], [5, 7, 5])
     """
+    if max_id is not None and (
+        isinstance(max_id, bool) or not isinstance(max_id, int) or max_id < 0
+    ):
+        raise ValueError(f"'max_id' must be a non-negative int (got {max_id!r})")
     data = read_bytes(path)
     buf = np.frombuffer(data, dtype=np.uint8)
     digit = (buf >= ord("0")) & (buf <= ord("9"))
@@ -65,6 +87,18 @@ def read_lightgcn(path: str | Path) -> tuple[Tensor, Tensor]:
             value=data[s:e].decode(),
         )
     values = np.array(data.split(), dtype=np.int64)
+    bound = default_max_id(values.size) if max_id is None else max_id
+    over = np.flatnonzero(values > bound)
+    if over.size:
+        s = int(starts[over[0]])
+        how = f"100 × {values.size} ids + {_SLACK}" if max_id is None else "max_id"
+        raise DataError(
+            f"id above {bound} ({how}): far beyond the size of the file, and it "
+            f"would need an embedding table that large; pass max_id= if it is real",
+            path=path,
+            line=line_of(data, s),
+            value=int(values[over[0]]),
+        )
     line = np.searchsorted(line_breaks(buf), starts)
     is_user = np.ones(starts.size, dtype=bool)
     is_user[1:] = line[1:] != line[:-1]

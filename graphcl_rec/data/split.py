@@ -3,19 +3,43 @@
 All splits are vectorised: every pair gets a sort key (a random permutation or its
 timestamp), pairs are ordered by ``(user, key)``, and each pair's rank within its
 user decides its part.
+
+Every split checks its result: the parts are disjoint (:func:`check_disjoint`); a
+part with a positive ratio that comes out empty is an error naming the cause, and
+a part left empty by a zero ratio is logged as a warning; validation/test pairs
+whose user or item has no training pair are counted and logged, and kept or
+dropped as ``cold`` says (see :mod:`graphcl_rec.data.cold`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor
 
+from graphcl_rec.data.checks import (
+    check_disjoint,
+    check_empty_parts,
+    check_not_empty,
+    check_partition,
+    part_bounds,
+)
+from graphcl_rec.data.cold import check_cold_option, handle_cold
 from graphcl_rec.data.interactions import Interactions
-from graphcl_rec.errors import LeakageError
+from graphcl_rec.errors import DataError
+
+__all__ = [
+    "check_disjoint",
+    "holdout",
+    "leave_one_out",
+    "random_split",
+    "temporal_split",
+]
 
 Seed = int | torch.Generator
+Cold = Literal["keep", "drop"]
 
 
 def _generator(seed: Seed) -> torch.Generator:
@@ -52,12 +76,19 @@ def _assign(
     ratios: Sequence[float],
     per_user: bool,
     names: Sequence[str],
+    cold: str,
 ) -> tuple[Interactions, ...]:
     """Cuts each user's ordered pairs (or all pairs) by cumulative ratios."""
-    if len(ratios) < 1 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+    if (
+        len(ratios) < 1
+        or any(not isinstance(r, int | float) or not r >= 0 for r in ratios)
+        or abs(sum(ratios) - 1) > 1e-6
+    ):
         raise ValueError(
             f"'ratios' must be non-negative and sum to 1 (got {tuple(ratios)})"
         )
+    check_cold_option(cold)
+    check_not_empty(inter)
     cum = torch.tensor(ratios, dtype=torch.float64).cumsum(0)[:-1]
     cum = torch.round(cum * 1e9) / 1e9  # 0.8 + 0.1 and 0.9 give the same boundary
     if per_user:
@@ -66,21 +97,11 @@ def _assign(
     else:
         rank = torch.arange(len(inter), device=inter.device)
         n = torch.full_like(rank, len(inter))
-    bounds = torch.floor(n[:, None].double() * cum.to(n.device) + 0.5).long()
-    bounds = torch.maximum(bounds, (n[:, None] > 0).long())  # >= 1 in the first part
-    part = (rank[:, None] >= bounds).sum(1)
+    part = (rank[:, None] >= part_bounds(n, cum)).sum(1)
     parts = tuple(inter.subset(order[part == j]) for j in range(len(ratios)))
-    _check_partition(inter, parts, names)
-    return parts
-
-
-def _check_partition(
-    inter: Interactions, parts: Sequence[Interactions], names: Sequence[str]
-) -> None:
-    total = sum(len(p) for p in parts)
-    if total != len(inter):
-        raise RuntimeError(f"split parts hold {total} pairs, the input {len(inter)}")
-    check_disjoint(*parts, names=names)
+    check_partition(inter, parts, names)
+    check_empty_parts(inter, parts, names, ratios, per_user, cum)
+    return handle_cold(parts, names, cold)
 
 
 def _names(k: int) -> list[str]:
@@ -92,6 +113,7 @@ def random_split(
     ratios: Sequence[float] = (0.8, 0.1, 0.1),
     seed: Seed = 0,
     per_user: bool = True,
+    cold: Cold = "keep",
 ) -> tuple[Interactions, ...]:
     """Splits pairs at random into parts of the given proportions.
 
@@ -108,12 +130,17 @@ def random_split(
         ratios: Proportions, one per part, summing to 1; zeros give empty parts.
         seed: An int seed or a ``torch.Generator`` (CPU).
         per_user: Split each user's pairs, or the whole set.
+        cold: Pairs of the later parts whose user or item has no pair in the first
+            part: ``"keep"`` them (logging a warning with the counts) or
+            ``"drop"`` them (logging how many).
 
     Returns:
         One :class:`Interactions` per ratio, sharing the input's index spaces.
 
     Raises:
         LeakageError: If two parts share a pair (duplicates in the input).
+        DataError: If the input is empty, or a part with a positive ratio would be
+            empty (naming the cause).
 
     Examples:
         >>> inter = Interactions(torch.zeros(10, dtype=torch.long),
@@ -122,22 +149,25 @@ def random_split(
         [8, 1, 1]
     """
     return _assign(
-        inter, _random_order(inter, seed), ratios, per_user, _names(len(ratios))
+        inter, _random_order(inter, seed), ratios, per_user, _names(len(ratios)), cold
     )
 
 
 def holdout(
-    train: Interactions, ratio: float, seed: Seed = 0
+    train: Interactions, ratio: float, seed: Seed = 0, cold: Cold = "keep"
 ) -> tuple[Interactions, Interactions]:
     """Carves a validation part out of each user's training pairs.
 
     Each user keeps at least one training pair; ``ratio == 0`` returns the input
-    pairs and an empty validation part. Rounding as in :func:`random_split`.
+    pairs and an empty validation part (logged). Rounding, empty parts and cold
+    pairs as in :func:`random_split`.
 
     Args:
         train: The training interactions.
         ratio: Fraction of each user's pairs moved to validation, in ``[0, 1)``.
         seed: An int seed or a ``torch.Generator``.
+        cold: ``"keep"`` or ``"drop"`` validation pairs whose item (or user) has
+            no remaining training pair.
 
     Returns:
         ``(train, val)``.
@@ -150,27 +180,31 @@ def holdout(
     """
     if not 0.0 <= ratio < 1.0:
         raise ValueError(f"'ratio' must be in [0, 1) (got {ratio})")
-    fit, val = _assign(
-        train, _random_order(train, seed), (1.0 - ratio, ratio), True, ["train", "val"]
-    )
+    order = _random_order(train, seed)
+    fit, val = _assign(train, order, (1.0 - ratio, ratio), True, ["train", "val"], cold)
     return fit, val
 
 
 def leave_one_out(
-    inter: Interactions, seed: Seed = 0
+    inter: Interactions, seed: Seed = 0, cold: Cold = "keep"
 ) -> tuple[Interactions, Interactions, Interactions]:
     """Holds out each user's last pair for test and the one before for validation.
 
     "Last" is by timestamp when the interactions have timestamps (ties broken at
     random), otherwise a random pair. Users with fewer than three pairs keep all
-    of them in train.
+    of them in train. Cold pairs as in :func:`random_split`.
 
     Args:
         inter: The interactions.
         seed: An int seed or a ``torch.Generator``.
+        cold: ``"keep"`` or ``"drop"`` val/test pairs whose item has no training
+            pair.
 
     Returns:
         ``(train, val, test)``; val and test hold at most one pair per user.
+
+    Raises:
+        DataError: If no user has three pairs (val and test would be empty).
 
     Examples:
         >>> inter = Interactions(torch.zeros(4, dtype=torch.long), torch.arange(4),
@@ -178,6 +212,14 @@ def leave_one_out(
         >>> [p.item.tolist() for p in leave_one_out(inter)]
         [[3, 2], [1], [0]]
     """
+    check_cold_option(cold)
+    check_not_empty(inter)
+    most = int(inter.user_degree().max())
+    if most < 3:
+        raise DataError(
+            f"leave_one_out needs users with 3 or more pairs, but every user has at "
+            f"most {most}; 'val' and 'test' would be empty"
+        )
     order = _random_order(inter, seed)
     if inter.timestamp is not None:
         order = order[torch.argsort(inter.timestamp[order], stable=True)]
@@ -186,23 +228,27 @@ def leave_one_out(
     from_end = n - 1 - rank
     part = torch.where((n >= 3) & (from_end < 2), 2 - from_end, 0)
     parts = tuple(inter.subset(order[part == j]) for j in range(3))
-    _check_partition(inter, parts, _names(3))
-    return parts  # type: ignore[return-value]
+    check_partition(inter, parts, _names(3))
+    return handle_cold(parts, _names(3), cold)  # type: ignore[return-value]
 
 
 def temporal_split(
     inter: Interactions,
     ratios: Sequence[float] = (0.8, 0.1, 0.1),
     per_user: bool = True,
+    cold: Cold = "keep",
 ) -> tuple[Interactions, ...]:
     """Splits by time: the earliest pairs (of each user) first.
 
-    Rounding as in :func:`random_split`; equal timestamps keep their input order.
+    Rounding, empty parts and cold pairs as in :func:`random_split`; equal
+    timestamps keep their input order.
 
     Args:
         inter: Interactions with timestamps.
         ratios: Proportions, one per part, summing to 1.
         per_user: Cut each user's history, or the whole timeline at once.
+        cold: ``"keep"`` or ``"drop"`` later pairs whose user or item has no pair
+            in the first part.
 
     Returns:
         One :class:`Interactions` per ratio.
@@ -219,50 +265,4 @@ def temporal_split(
     if inter.timestamp is None:
         raise ValueError("temporal_split() needs interactions with timestamps")
     order = torch.argsort(inter.timestamp, stable=True)
-    return _assign(inter, order, ratios, per_user, _names(len(ratios)))
-
-
-def _count_shared(a: Tensor, b: Tensor) -> int:
-    """Number of values of sorted unique ``a`` also in sorted unique ``b``."""
-    if a.numel() == 0 or b.numel() == 0:
-        return 0
-    pos = torch.searchsorted(b, a).clamp_(max=b.numel() - 1)
-    return int((b[pos] == a).sum())
-
-
-def check_disjoint(*parts: Interactions, names: Sequence[str] | None = None) -> None:
-    """Raises if any two parts share a ``(user, item)`` pair.
-
-    Args:
-        *parts: Interactions over the same index spaces.
-        names: A name per part for the message (default ``part 0``, ``part 1``...).
-
-    Raises:
-        LeakageError: Naming every overlapping pair of parts and the number of
-            shared pairs.
-
-    Examples:
-        >>> a = Interactions(torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 2)
-        >>> check_disjoint(a, a.subset(torch.tensor([1])), names=["train", "test"])
-        Traceback (most recent call last):
-        ...
-        graphcl_rec.errors.LeakageError: 'train' and 'test' share 1 (user, item) pairs
-    """
-    names = (
-        list(names) if names is not None else [f"part {j}" for j in range(len(parts))]
-    )
-    if len(names) != len(parts):
-        raise ValueError(f"'names' has {len(names)} entries for {len(parts)} parts")
-    if any(p.shape != parts[0].shape for p in parts):
-        raise ValueError(f"parts differ in shape: {[p.shape for p in parts]}")
-    keys = [torch.unique(p.keys()) for p in parts]
-    problems = []
-    for a in range(len(parts)):
-        for b in range(a + 1, len(parts)):
-            shared = _count_shared(keys[a], keys[b].to(keys[a].device))
-            if shared:
-                problems.append(
-                    f"{names[a]!r} and {names[b]!r} share {shared} (user, item) pairs"
-                )
-    if problems:
-        raise LeakageError("; ".join(problems))
+    return _assign(inter, order, ratios, per_user, _names(len(ratios)), cold)

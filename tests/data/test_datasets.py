@@ -132,11 +132,11 @@ def test_cache_hit_does_not_reparse(tmp_path, monkeypatch):
 def test_unreadable_cache_entry_is_rebuilt(tmp_path, caplog):
     root = fake_lightgcn(tmp_path / "data")
     cache = tmp_path / "cache"
-    first = load("gowalla", root=root, cache_dir=cache)
+    first = load("gowalla", val_ratio=0.25, root=root, cache_dir=cache)
     for entry in cache.glob("*.pt"):
         entry.write_bytes(b"garbage")
     with caplog.at_level(logging.WARNING, logger="graphcl_rec"):
-        again = load("gowalla", root=root, cache_dir=cache)
+        again = load("gowalla", val_ratio=0.25, root=root, cache_dir=cache)
     assert "unreadable cache entry" in caplog.text
     assert all(pair_set(a) == pair_set(b) for a, b in zip(first, again))
 
@@ -144,7 +144,7 @@ def test_unreadable_cache_entry_is_rebuilt(tmp_path, caplog):
 def test_cache_dir_from_environment(tmp_path, monkeypatch):
     fake_lightgcn(tmp_path / "data")
     monkeypatch.setenv("GRAPHCL_REC_CACHE", str(tmp_path / "envcache"))
-    load("gowalla", root=tmp_path / "data")
+    load("gowalla", val_ratio=0.25, root=tmp_path / "data")
     assert len(list((tmp_path / "envcache").glob("lightgcn-*.pt"))) == 2
 
 
@@ -174,10 +174,12 @@ def test_unknown_test_pairs(tmp_path, caplog):
     root = fake_lightgcn(tmp_path / "data", extra_test="8 3\n0 11 12\n")
     cache = tmp_path / "cache"
     with pytest.raises(DataError, match="3 test pairs") as err:
-        load("gowalla", root=root, cache_dir=cache)
+        load("gowalla", val_ratio=0.25, root=root, cache_dir=cache)
     assert "test.txt.gz" in str(err.value)
     with caplog.at_level(logging.WARNING, logger="graphcl_rec"):
-        train, val, test = load("gowalla", root=root, cache_dir=cache, unknown="drop")
+        train, val, test = load(
+            "gowalla", val_ratio=0.25, root=root, cache_dir=cache, unknown="drop"
+        )
     assert "dropped 3 test pairs" in caplog.text
     assert len(test) == 14 and train.shape == (9, 13)
     assert train.user_degree()[7:].tolist() == [0, 0]

@@ -52,6 +52,7 @@ COLUMNS = st.sampled_from([
     {"user": 1, "item": 0},
     {"user": 0, "item": 1, "rating": 2},
     {"user": 0, "item": 1, "timestamp": 2},
+    {"user": 0, "item": 1, "weight": 2},
     {"user": "user", "item": "item"},
 ])
 
@@ -157,8 +158,14 @@ def clean_rows(draw):
     pairs = draw(st.lists(st.tuples(ID, ID), min_size=1, max_size=15))
     lines = []
     for user, item in pairs:
-        pad = draw(st.sampled_from(["", " ", "\t "]))
-        lines.append(f"{pad}{user}{pad},{pad}{item}{pad}")
+        fields = []
+        for value in (user, item):
+            pad = draw(st.sampled_from(["", " ", "\t "]))
+            if pad != "\t " and draw(st.booleans()):  # RFC 4180 quoting
+                fields.append(f'{pad}"{value}"')
+            else:
+                fields.append(f"{pad}{value}{pad}")
+        lines.append(",".join(fields))
         if draw(st.integers(0, 4)) == 0:
             lines.append(draw(st.sampled_from(["", "  ", "\t"])))
     ending = draw(st.sampled_from(["\n", "\r\n", "\r"]))
@@ -194,7 +201,9 @@ def lightgcn_reference(data):
         return "error", line_at(data, nul)
     tokens = [(m.group(), line_at(data, m.start()))
               for m in re.finditer(rb"[^ \t\r\n]+", data)]
-    for check in (lambda t: re.fullmatch(rb"[0-9]+", t), lambda t: len(t) <= 18):
+    bound = 100 * len(tokens) + 10**6  # read_lightgcn's default max_id
+    for check in (lambda t: re.fullmatch(rb"[0-9]+", t), lambda t: len(t) <= 18,
+                  lambda t: int(t) <= bound):
         bad = next((line for tok, line in tokens if not check(tok)), None)
         if bad is not None:
             return "error", bad

@@ -108,3 +108,42 @@ def test_bad_token_names_the_right_line_whatever_the_line_ending(tmp_path, eol):
     with pytest.raises(DataError, match="x5") as err:
         read_lightgcn(write(tmp_path / "t.txt", text))
     assert err.value.line == 3
+
+
+def test_an_id_far_beyond_the_file_size_is_refused_naming_the_line(tmp_path):
+    f = write(tmp_path / "train.txt", "0 1 2\n1 2\n2 1000000000000 3\n")
+    with pytest.raises(DataError, match="far beyond the size of the file") as err:
+        read_lightgcn(f)
+    assert err.value.line == 3 and f"{f}:3:" in str(err.value)
+    assert "1000000000000" in str(err.value) and "max_id" in str(err.value)
+    user, item = read_lightgcn(f, max_id=10**12)  # explicitly allowed
+    assert int(item.max()) == 10**12
+
+
+def test_a_large_user_id_is_refused_too(tmp_path):
+    f = write(tmp_path / "train.txt", "0 1\n99999999999 2\n")
+    with pytest.raises(DataError, match="far beyond") as err:
+        read_lightgcn(f)
+    assert err.value.line == 2
+
+
+def test_ids_within_the_default_bound_are_read(tmp_path):
+    from graphcl_rec.data.lightgcn import default_max_id
+
+    bound = default_max_id(2)
+    user, item = read_lightgcn(write(tmp_path / "t.txt", f"0 {bound}\n"))
+    assert item.tolist() == [bound]
+    with pytest.raises(DataError, match="far beyond"):
+        read_lightgcn(write(tmp_path / "u.txt", f"0 {bound + 1}\n"))
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "10"])
+def test_max_id_must_be_a_non_negative_int(tmp_path, bad):
+    with pytest.raises(ValueError, match="max_id"):
+        read_lightgcn(write(tmp_path / "t.txt", "0 1\n"), max_id=bad)
+
+
+def test_a_directory_is_named_as_such(tmp_path):
+    (tmp_path / "train.txt").mkdir()
+    with pytest.raises(DataError, match="is a directory"):
+        read_lightgcn(tmp_path / "train.txt")

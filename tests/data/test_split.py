@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -12,7 +14,7 @@ from graphcl_rec.data import (
     random_split,
     temporal_split,
 )
-from graphcl_rec.errors import LeakageError
+from graphcl_rec.errors import DataError, LeakageError
 
 
 def make(
@@ -29,6 +31,20 @@ def make(
     item = torch.cat([torch.randperm(num_items, generator=g)[:d] for d in degree])
     ts = torch.randperm(len(user), generator=g) if timestamps else None
     return Interactions(user, item, num_users, num_items, timestamp=ts)
+
+
+def expected_sizes(degrees, ratios) -> list[int]:
+    """Part sizes by the documented rule, user by user (a naive reference)."""
+    sizes = [0] * len(ratios)
+    for n in degrees.tolist():
+        cum, bounds = 0.0, [0]
+        for r in ratios[:-1]:
+            cum += r
+            bounds.append(max(int(n * round(cum, 9) + 0.5), 1 if n else 0))
+        bounds.append(n)
+        for j in range(len(ratios)):
+            sizes[j] += bounds[j + 1] - bounds[j]
+    return sizes
 
 
 def pair_set(inter: Interactions) -> set[tuple[int, int]]:
@@ -63,14 +79,19 @@ def test_random_split_ratios_per_user():
     assert (train.user_degree() >= 1).all()  # every user keeps a training pair
 
 
+def one_user(n: int) -> Interactions:
+    return Interactions(torch.zeros(n, dtype=torch.long), torch.arange(n), 1, n)
+
+
 def test_random_split_rounding_is_documented_cumulative_rounding():
-    n = 5  # boundaries round(4.0) = 4 and round(4.5) = 5
-    inter = Interactions(torch.zeros(n, dtype=torch.long), torch.arange(n), 1, n)
-    assert [len(p) for p in random_split(inter, (0.8, 0.1, 0.1))] == [4, 1, 0]
-    single = Interactions(
-        torch.zeros(1, dtype=torch.long), torch.zeros(1, dtype=torch.long), 1, 1
-    )
-    assert [len(p) for p in random_split(single, (0.1, 0.9))] == [1, 0]
+    # boundaries round(12.0) = 12 and round(13.5) = 14
+    assert [len(p) for p in random_split(one_user(15), (0.8, 0.1, 0.1))] == [12, 2, 1]
+    # n = 5: boundaries round(4.0) = 4 and round(4.5) = 5 leave 'test' empty
+    with pytest.raises(DataError, match="'test' .* needs 6 pairs"):
+        random_split(one_user(5), (0.8, 0.1, 0.1))
+    # a user with a single pair keeps it in the first part
+    with pytest.raises(DataError, match="'part 1' .* at most 1, .* needs 2 pairs"):
+        random_split(one_user(1), (0.1, 0.9))
 
 
 def test_random_split_global_counts():
@@ -105,7 +126,9 @@ def test_random_split_rejects_bad_ratios(ratios):
 
 def test_random_split_on_duplicated_input_reports_leakage():
     inter = make(num_users=20)
-    doubled = concat([inter, inter])
+    doubled = inter.with_pairs(
+        torch.cat([inter.user, inter.user]), torch.cat([inter.item, inter.item])
+    )
     with pytest.raises(LeakageError, match="share"):
         random_split(doubled, seed=0)
 
@@ -118,7 +141,13 @@ def test_random_split_on_duplicated_input_reports_leakage():
 )
 def test_random_split_invariants(num_users, seed, ratios):
     inter = make(num_users=num_users, num_items=50, max_degree=12, seed=seed % 97)
+    expected = expected_sizes(inter.user_degree(), ratios)
+    if any(size == 0 and r > 0 for size, r in zip(expected, ratios)):
+        with pytest.raises(DataError, match="would be empty"):
+            random_split(inter, ratios, seed=seed)
+        return
     parts = random_split(inter, ratios, seed=seed)
+    assert [len(p) for p in parts] == expected
     assert_partition(inter, parts)
     assert (parts[0].user_degree() >= (inter.user_degree() > 0).long()).all()
 
@@ -213,3 +242,125 @@ def test_check_disjoint_rejects_mismatched_parts():
         check_disjoint(a, b)
     with pytest.raises(ValueError, match="names"):
         check_disjoint(a, a, names=["only one"])
+
+
+# --- empty inputs and empty parts -------------------------------------------------
+
+
+def single_item(num_users: int) -> Interactions:
+    zeros = torch.zeros(num_users, dtype=torch.long)
+    return Interactions(torch.arange(num_users), zeros, num_users, 1)
+
+
+def test_an_empty_input_is_refused():
+    empty = make(num_users=3).subset(torch.zeros(0, dtype=torch.long))
+    for split in (random_split, leave_one_out, temporal_split):
+        with pytest.raises(DataError, match="empty set of interactions"):
+            split(empty)
+    with pytest.raises(DataError, match="0 pairs"):
+        holdout(empty, 0.1)
+
+
+@pytest.mark.parametrize("inter", [single_item(5), single_item(1)])
+def test_a_single_item_or_a_single_pair_gives_a_clear_error(inter):
+    with pytest.raises(DataError) as err:
+        random_split(inter, (0.8, 0.1, 0.1))
+    message = str(err.value)
+    assert "'val' (ratio 0.1) would be empty" in message
+    assert "at most 1" in message and "needs 3 pairs" in message
+    assert "val_ratio" not in message
+
+
+def test_a_whole_set_split_names_the_total():
+    with pytest.raises(DataError, match="2 pairs in all are fewer than"):
+        random_split(single_item(2), (0.8, 0.1, 0.1), per_user=False)
+
+
+def test_an_explicit_zero_ratio_is_a_warning_not_an_error(caplog):
+    inter = make()
+    with caplog.at_level(logging.WARNING, logger="graphcl_rec"):
+        train, val, test = random_split(inter, [0.8, 0, 0.2], seed=0)
+    assert len(val) == 0 and len(train) and len(test)
+    assert "'val' is empty (its ratio is 0)" in caplog.text
+    with caplog.at_level(logging.WARNING, logger="graphcl_rec"):
+        fit, none = holdout(inter, 0.0)
+    assert len(none) == 0 and caplog.text.count("is empty (its ratio is 0)") == 2
+
+
+def test_holdout_and_temporal_split_refuse_empty_parts():
+    with pytest.raises(DataError, match="'val' \\(ratio 0.1\\) would be empty"):
+        holdout(make(max_degree=2), 0.1)
+    with pytest.raises(DataError, match="'part 1' \\(ratio 0.1\\) would be empty"):
+        temporal_split(make(max_degree=2), (0.9, 0.1))
+
+
+def test_leave_one_out_needs_a_user_with_three_pairs():
+    with pytest.raises(DataError, match="3 or more pairs, but every user has at most"):
+        leave_one_out(make(max_degree=2))
+
+
+# --- cold pairs (user or item unseen in train) ------------------------------------
+
+
+def naive_cold(train: Interactions, part: Interactions) -> list[bool]:
+    users = set(train.user.tolist())
+    items = set(train.item.tolist())
+    return [
+        u not in users or i not in items
+        for u, i in zip(part.user.tolist(), part.item.tolist())
+    ]
+
+
+def sparse_items() -> Interactions:
+    """Many items with one pair: a random split leaves some only in val/test."""
+    return make(num_users=60, num_items=400, max_degree=12, seed=1)
+
+
+def test_cold_pairs_are_kept_and_logged_by_default(caplog):
+    inter = sparse_items()
+    with caplog.at_level(logging.WARNING, logger="graphcl_rec"):
+        train, val, test = random_split(inter, seed=0)
+    count = sum(naive_cold(train, test))
+    assert count > 0
+    assert f"test: {count} of {len(test)} pairs have a user (0) or an item" in (
+        caplog.text
+    )
+    assert "kept (cold='keep')" in caplog.text
+    assert_partition(inter, (train, val, test))
+
+
+@pytest.mark.parametrize("split", ["random", "temporal", "loo", "holdout"])
+def test_cold_drop_removes_exactly_the_cold_pairs(split, caplog):
+    inter = sparse_items()
+    calls = {
+        "random": lambda c: random_split(inter, seed=0, cold=c),
+        "temporal": lambda c: temporal_split(inter, cold=c),
+        "loo": lambda c: leave_one_out(inter, seed=0, cold=c),
+        "holdout": lambda c: holdout(inter, 0.2, seed=0, cold=c),
+    }[split]
+    kept = calls("keep")
+    with caplog.at_level(logging.WARNING, logger="graphcl_rec"):
+        dropped = calls("drop")
+    assert pair_set(dropped[0]) == pair_set(kept[0])
+    for before, after in zip(kept[1:], dropped[1:]):
+        cold = naive_cold(kept[0], before)
+        warm = before.subset(torch.tensor([not c for c in cold], dtype=torch.bool))
+        assert pair_set(after) == pair_set(warm)
+        assert not any(naive_cold(dropped[0], after))
+    assert "dropped (cold='drop')" in caplog.text
+
+
+def test_bad_cold_choice():
+    with pytest.raises(ValueError, match="'cold' must be one of \\['keep', 'drop'\\]"):
+        random_split(make(), cold="remove")
+
+
+def test_dropping_every_pair_of_a_part_is_an_error():
+    # users 2 and 3 come last in time: their test pairs have no training pair
+    inter = Interactions(
+        torch.arange(4), torch.arange(4), 4, 4, timestamp=torch.arange(4)
+    )
+    _, _, test = temporal_split(inter, (0.5, 0.0, 0.5), per_user=False)
+    assert len(test) == 2
+    with pytest.raises(DataError, match="'test': all its 2 pairs are cold"):
+        temporal_split(inter, (0.5, 0.0, 0.5), per_user=False, cold="drop")
