@@ -10,6 +10,9 @@ Subcommands (``python -m benchmarks.run SUBCOMMAND --help`` for each one's optio
 * ``kernels topk|nce|spmm``: the native kernels and the propagation on their own.
 * ``peers pyg|recbole``: epochs side by side with PyG or RecBole.
 * ``ab --old REV -- SUBCOMMAND ...``: a subcommand on two library trees, alternated.
+* ``diagnose``: gradient shares and embedding norms of BPR and the contrastive term.
+* ``robust``: every objective at its defaults on five datasets and several seeds,
+  against popularity and LightGCN at the same wall-clock budget (issue 18).
 
 Every subcommand prints its figures and, with ``--json PATH``, writes them with the
 date, git revision, torch version, threads and CPU model. Run from the repository
@@ -23,7 +26,17 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from benchmarks.bench import ab, evaluation, kernels, memory, peers, probe, training
+from benchmarks.bench import (
+    ab,
+    diagnose,
+    evaluation,
+    kernels,
+    memory,
+    peers,
+    probe,
+    robust,
+    training,
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,6 +51,8 @@ def parser() -> argparse.ArgumentParser:
     kernels.add_parser(sub)
     peers.add_parser(sub)
     ab.add_parser(sub)
+    diagnose.add_parser(sub)
+    robust.add_parser(sub)
     return p
 
 
