@@ -48,8 +48,9 @@ class ContrastiveRecommender(BPRRecommender):
             faster where bf16 products are (CPUs with AVX-512 BF16 or AMX, GPUs),
             at the cost of 8-bit mantissas in the logits.
         ssl_warmup: Optimiser steps over which the contrastive weight ramps
-            linearly from 0 to ``ssl_weight`` (0: the full weight from the first
-            step, as in the papers). The ramp lets BPR grow the embeddings first:
+            linearly from 0 to ``ssl_weight`` (1000 by default, chosen on ML-100K
+            validation; 0: the full weight from the first step, as in the papers
+            and their configs). The ramp lets BPR grow the embeddings first:
             through the normalisation, InfoNCE's gradient scales as
             :math:`1/(\tau \lVert e \rVert)` and BPR's as
             :math:`\lVert e \rVert`, so at a small initial scale the contrastive
@@ -60,7 +61,7 @@ class ContrastiveRecommender(BPRRecommender):
     def __init__(self, encoder: Encoder, *, tau: float = 0.2, ssl_weight: float = 0.1,
                  reg_weight: float = 1e-4, negatives: str = "all",
                  reduction: str = "mean", hard_negatives: bool = False,
-                 nce_precision: str = "full", ssl_warmup: int = 0) -> None:
+                 nce_precision: str = "full", ssl_warmup: int = 1000) -> None:
         super().__init__(encoder, reg_weight=reg_weight, hard_negatives=hard_negatives)
         if tau <= 0:
             raise ValueError(f"'tau' must be positive (got {tau})")

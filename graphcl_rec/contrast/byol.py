@@ -52,7 +52,7 @@ class BYOL(BPRRecommender):
     def __init__(self, encoder: Encoder, *, augment: Augmentation | None = None,
                  momentum: float = 0.99, ssl_weight: float = 0.1,
                  pairs: str = "interaction", reg_weight: float = 1e-4,
-                 hard_negatives: bool = False, ssl_warmup: int = 0) -> None:
+                 hard_negatives: bool = False, ssl_warmup: int = 1000) -> None:
         super().__init__(encoder, reg_weight=reg_weight, hard_negatives=hard_negatives)
         if pairs not in PAIRS:
             raise ValueError(f"Could not resolve pairs '{pairs}' among choices "

@@ -75,7 +75,7 @@ class MoCo(ContrastiveRecommender):
                  momentum: float = 0.99, queue_size: int = 4096, tau: float = 0.2,
                  ssl_weight: float = 0.1, reg_weight: float = 1e-4,
                  reduction: str = "mean", hard_negatives: bool = False,
-                 ssl_warmup: int = 0) -> None:
+                 ssl_warmup: int = 1000) -> None:
         super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
                          reg_weight=reg_weight, negatives="batch",
                          reduction=reduction, hard_negatives=hard_negatives,

@@ -53,7 +53,7 @@ class SGL(ContrastiveRecommender):
                  tau: float = 0.2, ssl_weight: float = 0.1, reg_weight: float = 1e-4,
                  negatives: str = "all", reduction: str = "mean",
                  hard_negatives: bool = False, nce_precision: str = "full",
-                 ssl_warmup: int = 0) -> None:
+                 ssl_warmup: int = 1000) -> None:
         super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
                          reg_weight=reg_weight, negatives=negatives,
                          reduction=reduction, hard_negatives=hard_negatives,

@@ -70,7 +70,7 @@ class SimGCL(ContrastiveRecommender):
                  ssl_weight: float = 0.5, reg_weight: float = 1e-4,
                  negatives: str = "batch", reduction: str = "mean",
                  hard_negatives: bool = False, nce_precision: str = "full",
-                 ssl_warmup: int = 0) -> None:
+                 ssl_warmup: int = 1000) -> None:
         super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
                          reg_weight=reg_weight, negatives=negatives,
                          reduction=reduction, hard_negatives=hard_negatives,
@@ -120,7 +120,7 @@ class XSimGCL(ContrastiveRecommender):
                  ssl_weight: float = 0.2, contrast_layer: int = 1,
                  reg_weight: float = 1e-4, negatives: str = "batch",
                  reduction: str = "mean", hard_negatives: bool = False,
-                 nce_precision: str = "full", ssl_warmup: int = 0) -> None:
+                 nce_precision: str = "full", ssl_warmup: int = 1000) -> None:
         super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
                          reg_weight=reg_weight, negatives=negatives,
                          reduction=reduction, hard_negatives=hard_negatives,

@@ -21,7 +21,8 @@ class MF(EmbeddingEncoder):
         num_users: Number of users ``U``.
         num_items: Number of items ``I``.
         dim: Embedding size ``d``.
-        init: ``"xavier"`` or ``"normal"``.
+        init: ``"normal"`` (default) or ``"xavier"`` (see
+            :class:`~graphcl_rec.models.embedding.EmbeddingEncoder`).
 
     Shapes:
         - output: user ``[U, d]``, item ``[I, d]``

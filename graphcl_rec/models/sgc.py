@@ -26,7 +26,8 @@ class SGC(EmbeddingEncoder):
         dim: Embedding size ``d``.
         num_layers: Number of propagation steps ``K``.
         linear: Apply a learnable ``d x d`` map after propagation.
-        init: ``"xavier"`` or ``"normal"``.
+        init: ``"normal"`` (default) or ``"xavier"`` (see
+            :class:`~graphcl_rec.models.embedding.EmbeddingEncoder`).
 
     Shapes:
         - adjs: ``K`` sparse ``[U+I, U+I]``
@@ -46,7 +47,7 @@ class SGC(EmbeddingEncoder):
         dim: int = 64,
         num_layers: int = 2,
         linear: bool = False,
-        init: str = "xavier",
+        init: str = "normal",
     ) -> None:
         if num_layers < 0:
             raise ValueError(f"'num_layers' must be >= 0 (got {num_layers})")

@@ -34,6 +34,7 @@ def objective(name, encoder, **kwargs):
     params = inspect.signature(cls).parameters
     if "augment" in params and params["augment"].default is inspect.Parameter.empty:
         kwargs.setdefault("augment", EdgeDropout(0.2))
+    kwargs.setdefault("ssl_warmup", 0)  # full weight: the formulas are checked at it
     kwargs = {k: v for k, v in kwargs.items() if k in params}
     return cls(encoder, **kwargs)
 
@@ -78,7 +79,8 @@ def test_ema_target_gets_no_gradient_and_moves(obj):
 
 def test_sgl_loss_equals_reference_formula():
     enc = LightGCN(15, 12, dim=8, num_layers=2)
-    model = SGL(enc, augment=EdgeDropout(0.3), tau=0.5, ssl_weight=0.7, negatives="all")
+    model = SGL(enc, augment=EdgeDropout(0.3), tau=0.5, ssl_weight=0.7, negatives="all",
+                ssl_warmup=0)
     g = torch.Generator().manual_seed(1)
     views = model.sample_views(INTER, g)
     batch = Batch(
@@ -144,7 +146,8 @@ def test_xsimgcl_contrasts_final_with_layer():
     enc = LightGCN(15, 12, dim=8, num_layers=3, include_ego=False)
     with pytest.raises(ValueError, match="contrast_layer"):
         XSimGCL(enc, contrast_layer=4)
-    model = XSimGCL(enc, eps=0.0, contrast_layer=2, ssl_weight=1.0, tau=0.2)
+    model = XSimGCL(enc, eps=0.0, contrast_layer=2, ssl_weight=1.0, tau=0.2,
+                    ssl_warmup=0)
     batch = Batch(torch.tensor([1, 2]), torch.tensor([3, 4]), torch.tensor([5, 6]))
     out = model.loss(batch, [adjacency(INTER)] * 3, None, torch.Generator())
     clean = enc([adjacency(INTER)] * 3)
@@ -219,7 +222,7 @@ def _row_case(model_cls, layers, **kwargs):
     gen = torch.Generator().manual_seed(0)
     batch = Batch(*(torch.randint(0, n, (6,), generator=gen) for n in (60, 90, 90)))
     assert enc(adjs, rows=torch.arange(18)).rows is not None  # restricted path
-    return adjs, enc, model_cls(enc, eps=0.0, **kwargs), batch
+    return adjs, enc, model_cls(enc, eps=0.0, ssl_warmup=0, **kwargs), batch
 
 
 def _assert_same_loss_and_grad(enc, got_fn, ref_fn):
@@ -289,7 +292,7 @@ def test_sgl_anchor_rows_of_first_view_equal_full_views(layers, negatives):
     inter = random_interactions(60, 90, 600)
     adjs = [adjacency(inter)] * layers
     enc = LightGCN(60, 90, dim=8, num_layers=layers)
-    model = SGL(enc, augment=EdgeDropout(0.2), negatives=negatives)
+    model = SGL(enc, augment=EdgeDropout(0.2), negatives=negatives, ssl_warmup=0)
     gen = torch.Generator().manual_seed(0)
     views = model.sample_views(inter, gen)
     batch = Batch(*(torch.randint(0, n, (6,), generator=gen) for n in (60, 90, 90)))
