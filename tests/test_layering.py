@@ -12,13 +12,14 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "graphcl_rec"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_version", "errors", "paths", "registry", "typing"),  # leaves
+    ("_version", "errors", "paths", "registry", "tensor_types"),  # leaves
     ("native",),
     ("data",),
     ("graph",),
     ("augment", "losses", "models"),
     ("contrast",),
-    ("eval", "train"),
+    ("eval", "train", "analysis"),
+    ("serve",),
     ("bench", "cli"),
 )
 """Bottom to top; a module may import from its own layer and those below it.

@@ -11,7 +11,7 @@ import torch
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.graph.normalize import adjacency
 from graphcl_rec.registry import Registry
-from graphcl_rec.typing import Views
+from graphcl_rec.tensor_types import Views
 
 AUGMENTATIONS = Registry("augmentation")
 """Registry of augmentations, keyed by the names used in TOML configs."""

@@ -9,6 +9,31 @@ from graphcl_rec.augment.base import AUGMENTATIONS, Augmentation, check_probabil
 from graphcl_rec.data.interactions import Interactions
 
 
+def check_drop_probability(owner: str, p: float) -> float:
+    """A dropout probability in ``[0, 1)``: ``p = 1`` would leave views with no edges.
+
+    Args:
+        owner: The augmentation, named in the error.
+        p: The probability received.
+
+    Returns:
+        ``p`` as a ``float``.
+
+    Raises:
+        ValueError: Naming ``owner``, ``p`` and why, if ``p`` is outside ``[0, 1)``.
+
+    Examples:
+        >>> check_drop_probability("EdgeDropout", 0.5)
+        0.5
+    """
+    p = check_probability("p", p)
+    if p == 1.0:
+        raise ValueError(f"{owner}: 'p' must be < 1 (got {p}): p = 1 drops every "
+                         "pair, so each view has no edges and every propagated "
+                         "embedding of it is zero")
+    return p
+
+
 def sample_mask(
     n: int,
     prob: float,
@@ -61,17 +86,17 @@ class EdgeDropout(Augmentation):
     at most one pair).
 
     ``p == 0`` returns the input object itself and consumes no generator state.
-    ``p == 1`` is allowed and gives an empty graph, whose adjacency has no non-zeros:
-    every propagated embedding of that view is zero, which is rarely what you want.
+    ``p == 1`` is refused: it would give an empty graph, whose adjacency has no
+    non-zeros, so every propagated embedding of that view would be zero.
     For ``p > 0`` each call consumes the same generator state whatever ``p`` is.
 
     Args:
-        p: Probability of dropping a pair, in ``[0, 1]``.
+        p: Probability of dropping a pair, in ``[0, 1)``.
         per_layer: Draw a fresh sub-graph for every propagation layer.
         exact: Keep exactly ``round((1 - p) * E)`` pairs instead of a Bernoulli draw.
 
     Raises:
-        ValueError: If ``p`` is outside ``[0, 1]``.
+        ValueError: If ``p`` is outside ``[0, 1)``.
 
     Examples:
         >>> pairs = torch.arange(100)
@@ -86,7 +111,7 @@ class EdgeDropout(Augmentation):
     def __init__(
         self, p: float = 0.1, *, per_layer: bool = False, exact: bool = False
     ) -> None:
-        self.p = check_probability("p", p)
+        self.p = check_drop_probability(type(self).__name__, p)
         self.per_layer = bool(per_layer)
         self.exact = bool(exact)
 
@@ -107,7 +132,7 @@ def edge_dropout_per_layer(p: float = 0.1, exact: bool = False) -> EdgeDropout:
     A registry key for configs; in Python, construct :class:`EdgeDropout` directly.
 
     Args:
-        p: Probability of dropping a pair, in ``[0, 1]``.
+        p: Probability of dropping a pair, in ``[0, 1)``.
         exact: Keep an exact count of pairs (see :class:`EdgeDropout`).
 
     Returns:
@@ -136,14 +161,14 @@ class NodeDropout(Augmentation):
     before items.
 
     ``p == 0`` returns the input object itself and consumes no generator state;
-    ``p == 1`` is allowed and gives an empty graph.
+    ``p == 1`` is refused (it would give an empty graph).
 
     Args:
-        p: Probability of dropping a node, in ``[0, 1]``.
+        p: Probability of dropping a node, in ``[0, 1)``.
         exact: Drop an exact count of users and of items instead of a Bernoulli draw.
 
     Raises:
-        ValueError: If ``p`` is outside ``[0, 1]``.
+        ValueError: If ``p`` is outside ``[0, 1)``.
 
     Examples:
         >>> pairs = torch.arange(100)
@@ -157,7 +182,7 @@ class NodeDropout(Augmentation):
     """
 
     def __init__(self, p: float = 0.1, *, exact: bool = False) -> None:
-        self.p = check_probability("p", p)
+        self.p = check_drop_probability(type(self).__name__, p)
         self.exact = bool(exact)
 
     def __call__(self, inter: Interactions, generator: torch.Generator) -> Interactions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import torch
 
 from graphcl_rec import data
+from graphcl_rec.cli.checks import ConfigError
 from graphcl_rec.cli.config import DataConfig
 from graphcl_rec.cli.model_schema import (
     DEFAULT_NAMES,
@@ -23,6 +25,8 @@ from graphcl_rec.models import OBJECTIVES, Recommender
 
 Parts = tuple[Interactions, Interactions, Interactions]
 
+log = logging.getLogger("graphcl_rec")
+
 
 def load_data(cfg: DataConfig) -> Parts:
     """Train, validation and test interactions for a data section.
@@ -34,7 +38,18 @@ def load_data(cfg: DataConfig) -> Parts:
 
     Returns:
         ``(train, val, test)`` over one index space.
+
+    Raises:
+        DataError: Also when no test user could rank an item that is not one of
+            their own (:func:`check_rankable`).
     """
+    parts = _load_parts(cfg)
+    check_rankable(parts, cfg.path if cfg.path is not None else cfg.dataset)
+    return parts
+
+
+def _load_parts(cfg: DataConfig) -> Parts:
+    """``(train, val, test)`` as :func:`load_data` describes, unchecked."""
     if cfg.path is not None:
         if cfg.format == "lightgcn":
             return load_lightgcn_folder(cfg.path, cfg.val_ratio, cfg.split_seed)
@@ -51,6 +66,41 @@ def load_data(cfg: DataConfig) -> Parts:
     if cfg.dataset is None:
         raise ValueError("[data] needs either 'dataset' or 'path'")
     return data.load(cfg.dataset, val_ratio=cfg.val_ratio, seed=cfg.split_seed)
+
+
+def check_rankable(parts: Parts, source: str | Path | None = None) -> None:
+    """Refuses data on which every test ranking is trivial.
+
+    A test user's ranking runs over the items they have no training or validation
+    pair with; if that user has a pair with every item, the only candidates are
+    their own test items, so every metric is a perfect 1.0 whatever the model (a
+    file with one user is the common case). Test users with no other item are
+    counted and reported.
+
+    Args:
+        parts: ``(train, val, test)`` (disjoint, without repeated pairs).
+        source: The file or dataset, named in the error.
+
+    Raises:
+        DataError: If no test user has an item outside their own pairs.
+    """
+    train, val, test = parts
+    if len(test) == 0:
+        return
+    seen = train.user_degree() + val.user_degree() + test.user_degree()
+    users = test.user.unique()
+    full = seen[users] >= train.num_items
+    trivial = int(full.sum())
+    if trivial == len(users):
+        raise DataError(
+            f"each of the {len(users)} test user(s) has a pair with every one of the "
+            f"{train.num_items} items, so a ranking holds only the user's own test "
+            f"items and every metric would be 1.0 whatever the model; the data needs "
+            f"items a user has not interacted with (more users or items)",
+            path=source)
+    if trivial:
+        log.warning("%s of %s test users have a pair with every item; their metrics "
+                    "are 1.0 whatever the model", trivial, len(users))
 
 
 def load_lightgcn_folder(path: str | Path, val_ratio: float = 0.1,
@@ -128,5 +178,13 @@ def build_model(table: Mapping[str, Any], num_users: int,
             name = sub.pop("name", DEFAULT_NAMES.get(key))
             if key == "encoder":
                 sub.update(num_users=num_users, num_items=num_items)
-            kwargs[key] = registry.get(name)(**sub)
-    return OBJECTIVES.get(objective)(**kwargs)
+            cls = registry.get(name)
+            try:
+                kwargs[key] = cls(**sub)
+            except ValueError as exc:  # a value the constructor refuses
+                raise ConfigError(f"[model.{key}] {exc}") from None
+    cls = OBJECTIVES.get(objective)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise ConfigError(f"[model] {exc}") from None

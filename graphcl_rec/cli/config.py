@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import Field, asdict, dataclass, field
@@ -48,14 +49,18 @@ TRAIN_EXCLUDED: dict[str, str] = {
 TRAIN_SOURCES: tuple[type, ...] = (Trainer, EarlyStopping)
 """The constructors whose keyword arguments make up ``[train]``."""
 
+DEFAULT_DATASET = "ml-100k"
+"""The dataset of a ``[data]`` section that names neither ``dataset`` nor ``path``."""
+
 
 @dataclass
 class DataConfig:
     """Where the interactions come from and how they are split.
 
     ``dataset`` names a packaged/benchmark dataset (split by
-    :func:`graphcl_rec.data.load`, ``val_ratio`` held out of train). Alternatively
-    ``path`` points at a delimited file (``format = "delimited"``: ``sep``,
+    :func:`graphcl_rec.data.load`, ``val_ratio`` held out of train; with neither
+    key, :data:`DEFAULT_DATASET`). Alternatively, and never together with
+    ``dataset``, ``path`` points at a delimited file (``format = "delimited"``: ``sep``,
     ``header``, ``min_rating``, ``columns`` as in
     :func:`~graphcl_rec.data.load_interactions`; split per user by ``ratios``) or
     at a folder with LightGCN-format ``train.txt`` and ``test.txt``
@@ -63,7 +68,7 @@ class DataConfig:
     out, as for the named LightGCN datasets).
     """
 
-    dataset: str | None = "ml-100k"
+    dataset: str | None = None
     path: str | None = None
     format: Literal["delimited", "lightgcn"] = "delimited"
     sep: str | None = None
@@ -76,6 +81,13 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "data")
+        if self.dataset is not None and self.path is not None:
+            raise ConfigError(
+                f"[data] sets both dataset = {self.dataset!r} and path = "
+                f"{self.path!r}; give only one of them (the path would be read and "
+                f"the dataset recorded)")
+        if self.dataset is None and self.path is None:
+            self.dataset = DEFAULT_DATASET
 
 
 @from_signatures(*TRAIN_SOURCES, exclude=TRAIN_EXCLUDED)
@@ -95,6 +107,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "train")
+        if self.epochs < 1:
+            raise ConfigError(f"[train] epochs = {self.epochs!r}: a run trains at "
+                              "least one epoch (with none, its test metrics would be "
+                              "those of an untrained model)")
+        for source in TRAIN_SOURCES:  # the constructors' own range checks
+            try:
+                source(**self.kwargs(source))
+            except ValueError as exc:
+                raise ConfigError(f"[train] {exc}") from None
 
     def kwargs(self, source: type) -> dict[str, Any]:
         """The fields that are arguments of ``source`` (a class of SOURCES)."""
@@ -119,6 +140,7 @@ class RunConfig:
         params = dataclass_params(RunConfig)
         for key in SCALARS:
             check_value("", key, getattr(self, key), params[key].hint)
+        check_run_name(self.name)
         check_model(self.model)
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,6 +152,39 @@ SECTIONS: dict[str, type] = {"data": DataConfig, "train": TrainConfig}
 """The sections with a fixed schema (``[model]``'s depends on the classes named)."""
 SCALARS = ("seed", "name", "output_dir")
 """Top-level keys that are values, not tables."""
+
+
+def check_run_name(name: str, source: str = "name") -> None:
+    """Refuses a run name that is not one plain file name.
+
+    Results go to ``<out>/<name>-seed<k>.json``, so a name with a path separator,
+    ``..``, an absolute path or a control character would write outside ``--out``
+    or fail there.
+
+    Args:
+        name: The run name.
+        source: Where it comes from, quoted in the error.
+
+    Raises:
+        ConfigError: Naming ``source`` and the value.
+
+    Examples:
+        >>> check_run_name("sgl_gowalla")
+        >>> check_run_name("../x")
+        Traceback (most recent call last):
+        ...
+        graphcl_rec.cli.checks.ConfigError: name = '../x': a run name must be one \
+plain file name (no path separator, '..', drive or control character), as results \
+go to <out>/<name>-seed<k>.json
+    """
+    separators = {"/", "\\", os.sep, os.altsep or "/"}
+    bad = (name in ("", ".", "..") or any(sep in name for sep in separators)
+           or any(ord(c) < 32 for c in name) or bool(Path(name).drive)
+           or Path(name).is_absolute())
+    if bad:
+        raise ConfigError(f"{source} = {name!r}: a run name must be one plain file "
+                          "name (no path separator, '..', drive or control "
+                          "character), as results go to <out>/<name>-seed<k>.json")
 
 
 def from_dict(raw: Mapping[str, Any], name: str = "run") -> RunConfig:
@@ -176,6 +231,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: invalid TOML: {exc}") from exc
     apply_overrides(raw, overrides or [])
+    if "name" not in raw:
+        check_run_name(path.stem, f"{path}: the run name taken from the file name")
     return from_dict(raw, name=path.stem)
 
 

@@ -13,9 +13,10 @@ from typing import Any
 from graphcl_rec.cli.build import build_model, load_data
 from graphcl_rec.cli.config import RunConfig
 from graphcl_rec.cli.provenance import device_info, git_revision, versions
+from graphcl_rec.cli.runs import claim_run, trainer_allow_change
 from graphcl_rec.data.interactions import Interactions, concat
 from graphcl_rec.data.split import check_disjoint
-from graphcl_rec.eval import evaluate, group_report, sparsity_groups
+from graphcl_rec.eval import evaluate, group_report, popularity_metrics, sparsity_groups
 from graphcl_rec.models import Recommender
 from graphcl_rec.train import EarlyStopping, Trainer, load_checkpoint, resolve_device
 from graphcl_rec.train.checkpoint import LAST
@@ -81,7 +82,8 @@ def sparsity_report(model: Recommender, train: Interactions, test: Interactions,
 def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
                    progress: bool = True, write: bool = True,
                    resume: str | Path | None = None, checkpoints: bool = True,
-                   protocol: str = "validated") -> dict[str, Any]:
+                   protocol: str = "validated", overwrite: bool = False,
+                   allow_change: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Trains on train, selects on validation, evaluates test exactly once.
 
     The three splits are checked to be disjoint before training. With ``write``
@@ -108,15 +110,31 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
             stopped (the configuration must match) and checkpoints keep going there.
         checkpoints: Write checkpoints (only when ``write`` is set).
         protocol: ``"validated"`` or ``"legacy"``.
+        overwrite: Without ``resume``, a run whose results, epoch log or
+            checkpoint folder already exist in ``out_dir`` is refused
+            (:func:`~graphcl_rec.cli.runs.claim_run`); with ``overwrite`` they
+            are deleted first.
+        allow_change: With ``resume``, config keys that may differ from the
+            checkpoint's (``"train.lr"``, ``"train.weight_decay"``): the resumed
+            optimiser uses the new values, and the change is recorded under
+            ``"changed_on_resume"`` in the results and the epoch log.
 
     Returns:
         The results dict (also written as JSON): config, seed, versions, git
-        revision, device, history, best epoch, test metrics, timings, peak memory.
+        revision, device, history, best epoch, test metrics, timings, peak memory,
+        ``popularity`` (the popularity baseline's metrics on the split the epoch
+        was selected on, ``"val"``, and on test, ``"test"``) and ``warnings``
+        (:class:`~graphcl_rec.train.diagnostics.TrainingWarning` s of the run).
 
     Raises:
         LeakageError: If two splits share a pair (with the count).
         CheckpointError: If ``resume`` has no usable checkpoint for this config.
+        RunExistsError: If the run already has files and neither ``resume`` nor
+            ``overwrite`` is given.
     """
+    if allow_change and resume is None:
+        raise ValueError("argument --allow-change: only applies with --resume")
+    allowed = trainer_allow_change(allow_change)
     if protocol not in PROTOCOLS:
         raise ValueError(f"Could not resolve protocol '{protocol}' among choices "
                          f"{list(PROTOCOLS)}")
@@ -138,15 +156,16 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     out = Path(out_dir)
     stem = run_stem(cfg, protocol)
     log_path = out / f"{stem}.epochs.jsonl" if write else None
-    if log_path is not None and log_path.exists() and resume is None:
-        log_path.unlink()
+    if write and resume is None:
+        claim_run(out, stem, overwrite)
     if run_dir is None and write and checkpoints:
         run_dir = out / stem
     trainer = make_trainer(cfg, progress=progress, log_path=log_path,
                            checkpoint_dir=run_dir)
     t0 = time.perf_counter()
     history = trainer.fit(model, train, val,
-                          resume=Path(resume) if resume is not None else False)
+                          resume=Path(resume) if resume is not None else False,
+                          allow_change=allowed)
     fit_seconds = time.perf_counter() - t0
     device = resolve_device(cfg.train.device)
     t1 = time.perf_counter()
@@ -158,6 +177,10 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     sparsity = sparsity_report(model, train.to(device), test.to(device),
                                [train.to(device)] if protocol == "legacy"
                                else [train.to(device), val.to(device)], cfg.train.k)
+    popularity = {"val": history.baseline, "test": popularity_metrics(
+        train.to(device), test.to(device), exclude=[train.to(device)]
+        if protocol == "legacy" else [train.to(device), val.to(device)],
+        k=cfg.train.k, batch_size=cfg.train.eval_batch_size)}
     result = {
         "name": cfg.name, "protocol": protocol, "seed": cfg.seed,
         "config": cfg.to_dict(), "model": repr(model).splitlines()[0],
@@ -168,8 +191,10 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
                  "test": len(test)},
         "best_epoch": history.best_epoch, "epochs_run": len(history),
         "resumed_from_epoch": trainer.resumed_from,
+        "changed_on_resume": trainer.changed_on_resume,
         "stopped_early": history.stopped_early, "val_best": history.best,
         "sparsity": sparsity,
+        "popularity": popularity, "warnings": history.warnings,
         "test": test_metrics,
         "seconds_per_epoch": history.mean_seconds("train_seconds"),
         "seconds_per_eval": history.mean_seconds("eval_seconds"),

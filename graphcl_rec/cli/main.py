@@ -18,6 +18,12 @@ from graphcl_rec.cli.experiment import (
     run_stem,
     with_seed,
 )
+from graphcl_rec.cli.runs import (
+    RESUME_CHANGEABLE,
+    check_runs_free,
+    trainer_allow_change,
+)
+from graphcl_rec.train import TrainingWarning
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -29,13 +35,19 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Trains the main-job models on ML-100K and prints the test table."""
+    """Trains the main-job models on ML-100K and prints the test table.
+
+    The main job regenerates its table: it replaces its own earlier results in
+    ``--out`` (``make run`` may be run again).
+    """
+    if args.epochs < 1:
+        raise ValueError(f"argument --epochs: must be >= 1 (got {args.epochs})")
     names = args.models.split(",") if args.models else None
     rows = []
     for cfg in main_job_configs(epochs=args.epochs, seed=args.seed, device=args.device,
                                 names=names):
         res = run_experiment(cfg, out_dir=args.out, progress=not args.no_progress,
-                             checkpoints=False)
+                             checkpoints=False, overwrite=True)
         t = res["test"]
         rows.append([cfg.name.removeprefix("ml-100k-"), f"{t['recall@20']:.4f}",
                      f"{t['ndcg@20']:.4f}", str(res["best_epoch"]),
@@ -52,13 +64,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Trains one config (possibly over several seeds) and writes results JSON."""
     cfg = load_config(args.config, args.overrides)
     seeds = args.seeds if args.seeds else [cfg.seed]
+    if args.allow_change and args.resume is None:
+        raise ValueError("argument --allow-change: only applies with --resume")
+    trainer_allow_change(args.allow_change or ())  # refuses unknown keys early
     if args.resume is not None:
+        if args.overwrite:
+            raise ValueError("--resume continues a run and --overwrite replaces it; "
+                             "give one of them")
         if args.seeds and len(args.seeds) > 1:
             raise ValueError("--resume continues one run; give at most one --seeds")
         seeds = args.seeds or [checkpoint_seed(args.resume)]
+    elif not args.overwrite:
+        out = args.out if args.out is not None else cfg.output_dir
+        check_runs_free((out, run_stem(with_seed(cfg, s))) for s in seeds)
     for seed in seeds:
         res = run_experiment(with_seed(cfg, seed), out_dir=args.out,
-                             progress=not args.no_progress, resume=args.resume)
+                             progress=not args.no_progress, resume=args.resume,
+                             overwrite=args.overwrite,
+                             allow_change=args.allow_change or ())
         t = res["test"]
         print(f"{cfg.name} seed={seed}: test recall@20={t['recall@20']:.4f} "
               f"ndcg@20={t['ndcg@20']:.4f} best_epoch={res['best_epoch']} "
@@ -79,6 +102,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     report = Path(args.report) if args.report is not None else out / "RESULTS.md"
+    if args.budget_minutes is not None and not args.budget_minutes > 0:
+        raise ValueError(f"argument --budget-minutes: must be > 0 "
+                         f"(got {args.budget_minutes})")
+    if args.resume and args.overwrite:
+        raise ValueError("--resume continues runs and --overwrite replaces them; "
+                         "give one of them")
+    runs = []
     for path in args.configs:
         cfg = load_config(path, args.overrides)
         train = cfg.train
@@ -91,15 +121,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
             run_cfg = with_seed(cfg, seed)
             run_dir = out / run_stem(run_cfg, args.protocol)
             resume = run_dir if args.resume and (run_dir / "last.pt").exists() else None
-            res = run_experiment(run_cfg, out_dir=out, progress=not args.no_progress,
-                                 checkpoints=args.checkpoints or args.resume,
-                                 protocol=args.protocol, resume=resume)
-            t = res["test"]
-            print(f"{cfg.name} [{args.protocol}] seed={seed}: "
-                  f"recall@20={t['recall@20']:.4f} ndcg@20={t['ndcg@20']:.4f} "
-                  f"best_epoch={res['best_epoch']} epochs={res['epochs_run']} "
-                  f"s/epoch={res['seconds_per_epoch']:.2f} -> {res['path']}",
-                  flush=True)
+            runs.append((run_cfg, resume))
+    if not args.overwrite:  # every conflict before the first run trains
+        check_runs_free((out, run_stem(c, args.protocol)) for c, r in runs if r is None)
+    for run_cfg, resume in runs:
+        res = run_experiment(run_cfg, out_dir=out, progress=not args.no_progress,
+                             checkpoints=args.checkpoints or args.resume,
+                             protocol=args.protocol, resume=resume,
+                             overwrite=args.overwrite)
+        t = res["test"]
+        print(f"{run_cfg.name} [{args.protocol}] seed={run_cfg.seed}: "
+              f"recall@20={t['recall@20']:.4f} ndcg@20={t['ndcg@20']:.4f} "
+              f"best_epoch={res['best_epoch']} epochs={res['epochs_run']} "
+              f"s/epoch={res['seconds_per_epoch']:.2f} -> {res['path']}",
+              flush=True)
     print(f"report: {write_report(out, report)}")
     return 0
 
@@ -128,7 +163,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto")
     r.add_argument("--models", default=None,
                    help=f"comma-separated subset of {[n for n, _, _ in MAIN_JOB]}")
-    r.add_argument("--out", default="runs/main")
+    r.add_argument("--out", default="runs/main",
+                   help="results folder; the main job replaces its own earlier "
+                        "results there (default: runs/main)")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=cmd_run)
     t = sub.add_parser("train", help="train one TOML config")
@@ -139,6 +176,16 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN_DIR", default=None,
                    help="continue a stopped run from RUN_DIR/last.pt "
                         "(RUN_DIR is <out>/<name>-seed<k>)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run of the same name in --out (its "
+                        "results, epoch log and checkpoints are deleted first); "
+                        "without it such a run is refused")
+    t.add_argument("--allow-change", metavar="KEY", action="append", default=None,
+                   help=f"one of {sorted(RESUME_CHANGEABLE)}; with --resume: let KEY "
+                        "differ from the checkpoint's value "
+                        "(e.g. --train.lr=1e-4 --allow-change train.lr to continue a "
+                        "run the NaN guard stopped); the resumed optimiser uses the "
+                        "new value and the results record the change; repeatable")
     t.set_defaults(func=cmd_train)
     b = sub.add_parser("bench", help="benchmark configs over seeds; writes a report")
     b.add_argument("configs", nargs="+")
@@ -157,6 +204,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--resume", action="store_true",
                    help="continue each run from <out>/<run>/last.pt when it exists "
                         "(implies --checkpoints)")
+    b.add_argument("--overwrite", action="store_true",
+                   help="replace earlier runs of the same names in --out; without "
+                        "it (or --resume) such runs are refused before any trains")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=cmd_bench)
     d = sub.add_parser("datasets", help="list datasets with sizes and checksums")
@@ -173,8 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif extra:
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    # torch announces its sparse CSR support as beta once per process; not actionable.
-    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+    # A TrainingWarning reaches stderr once, as the library's one-line log record
+    # ("WARNING: <model>: ..."); the Python warning would repeat it.
+    warnings.filterwarnings("ignore", category=TrainingWarning)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

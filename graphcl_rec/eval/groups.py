@@ -2,6 +2,7 @@ r"""Sparsity groups for cold-start reports, and catalogue coverage."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import torch
@@ -9,20 +10,39 @@ from torch import Tensor
 
 from graphcl_rec.data.interactions import Interactions
 
+log = logging.getLogger("graphcl_rec")
 
-def sparsity_groups(train: Interactions, users: Tensor, num_groups: int = 4) -> Tensor:
+TIES = ("together", "split")
+"""How :func:`sparsity_groups` treats users of equal degree."""
+
+
+def sparsity_groups(train: Interactions, users: Tensor, num_groups: int = 4,
+                    ties: str = "together") -> Tensor:
     r"""Assigns users to training-degree quantile groups (0 = sparsest).
 
-    A user with training degree :math:`d` goes to group
-    :math:`\lfloor G \cdot |\{v : d_v < d\}| / N \rfloor` over the ``N`` given users,
-    so users of equal degree always share a group and groups are quantiles of the
-    degree distribution (some may be empty when many users tie).
+    Users are ranked by training degree :math:`d` over the ``N`` given users.
+
+    - ``ties="together"`` (default): users of equal degree share a group. A block
+      of :math:`n_d` tied users starting at rank :math:`r_d` (the number of users
+      of smaller degree) goes to the quantile that holds its middle,
+      :math:`\lfloor G (r_d + n_d / 2) / N \rfloor`, so a large block of tied
+      users never drags the users of another degree into its group; still, with
+      fewer distinct degrees than groups (e.g. most users have the same degree)
+      some groups are empty, and then a logged warning says how many groups
+      are left and why (the report's rows show it too: fewer rows, each with
+      its degree range).
+    - ``ties="split"``: every group holds :math:`\lfloor N / G \rfloor` or
+      :math:`\lceil N / G \rceil` users: users are sorted by degree, ties
+      broken by user index (deterministic), and cut into ``G`` equal parts, so
+      users of one degree may sit in neighbouring groups (their reported degree
+      ranges then overlap).
 
     Args:
         train: The training interactions that define the degrees.
         users: ``[N]`` int64 user indices to group (e.g. ``out["users"]`` from a
             ``per_user=True`` evaluation).
         num_groups: Number of groups ``G``.
+        ties: ``"together"`` or ``"split"``.
 
     Returns:
         ``[N]`` int64 group index of each user, in ``[0, G)``.
@@ -32,14 +52,37 @@ def sparsity_groups(train: Interactions, users: Tensor, num_groups: int = 4) -> 
         ...                      torch.tensor([0, 0, 1, 0, 1, 2]), 4, 3)
         >>> sparsity_groups(train, torch.tensor([0, 1, 2, 3]), num_groups=2)
         tensor([0, 1, 1, 0])
+        >>> sparsity_groups(train, torch.tensor([0, 3, 1, 2]), 2, ties="split")
+        tensor([0, 0, 1, 1])
     """
     if not isinstance(num_groups, int) or num_groups < 1:
         raise ValueError(f"'num_groups' must be a positive int (got {num_groups!r})")
+    if ties not in TIES:
+        raise ValueError(f"Could not resolve ties '{ties}' among choices {list(TIES)}")
     degree = train.user_degree().to(users.device)[users]
-    if degree.numel() == 0:
+    n = degree.numel()
+    if n == 0:
         return torch.zeros(0, dtype=torch.long, device=users.device)
-    smaller = torch.searchsorted(torch.sort(degree).values, degree)
-    return smaller * num_groups // degree.numel()
+    if ties == "split":
+        order = torch.argsort(degree * (int(users.max()) + 1) + users)
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(n, device=users.device)
+        return rank * num_groups // n
+    ordered = torch.sort(degree).values
+    below = torch.searchsorted(ordered, degree)
+    tied = torch.searchsorted(ordered, degree, right=True) - below
+    groups = (2 * below + tied) * num_groups // (2 * n)
+    filled = int(torch.unique(groups).numel())
+    if filled < min(num_groups, n):
+        values, counts = torch.unique(degree, return_counts=True)
+        top = int(counts.argmax())
+        message = (f"sparsity groups: users of equal training degree share a group, "
+                   f"so only {filled} of {num_groups} groups are non-empty "
+                   f"({values.numel()} distinct degrees; degree {int(values[top])} "
+                   f"holds {int(counts[top])} of {n} users); ties='split' "
+                   f"cuts them into equal groups")
+        log.warning(message)
+    return groups
 
 
 def group_report(

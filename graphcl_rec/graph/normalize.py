@@ -2,6 +2,10 @@ r"""Symmetric normalisation of the bipartite adjacency, built once per view."""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import Tensor
 
@@ -66,8 +70,21 @@ def unchecked_csr(crow: Tensor, col: Tensor, values: Tensor,
     Returns:
         ``[R, C]`` sparse CSR tensor.
     """
-    with torch.sparse.check_sparse_tensor_invariants(enable=False):
+    with quiet_csr(), torch.sparse.check_sparse_tensor_invariants(enable=False):
         return torch.sparse_csr_tensor(crow, col, values, size=size)
+
+
+@contextmanager
+def quiet_csr() -> Iterator[None]:
+    """Silences torch's one-off "Sparse CSR tensor support is in beta" warning.
+
+    Only that message, and only around the library's own CSR constructions; the
+    caller's warning filters are restored on exit.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning,
+                                message="Sparse CSR tensor support is in beta")
+        yield
 
 
 def sym_norm(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -86,5 +103,5 @@ def sym_norm(edge_index: Tensor, num_nodes: int) -> Tensor:
     from torch_geometric.utils import to_torch_csr_tensor
 
     ei, w = gcn_norm(edge_index, None, num_nodes, add_self_loops=False)
-    with torch.sparse.check_sparse_tensor_invariants(enable=False):
+    with quiet_csr(), torch.sparse.check_sparse_tensor_invariants(enable=False):
         return to_torch_csr_tensor(ei, w, size=(num_nodes, num_nodes))

@@ -1,9 +1,11 @@
-"""Training checkpoints: atomic writes, weights-only loads, config checks.
+"""Training checkpoints: atomic, sealed writes; weights-only, verified loads.
 
 A checkpoint is one ``torch.save`` dict of plain values only (tensors, dicts, lists,
 tuples, strings, numbers, booleans, ``None``), so it loads with
-``torch.load(weights_only=True)`` and loading it never runs code. The trainer
-writes (format version 1):
+``torch.load(weights_only=True)`` and loading it never runs code. The file ends
+with a seal, the sha256 of all its bytes (:mod:`graphcl_rec.train.integrity`), so
+a single flipped byte anywhere is refused on load, and so are weights holding NaN
+or inf. The trainer writes (format version 2):
 
 - ``format_version``, ``library_version``, ``torch_version``;
 - ``config``: the run configuration plus the trainer's settings (``"trainer"``);
@@ -19,12 +21,11 @@ writes (format version 1):
 from __future__ import annotations
 
 import logging
-import math
 import os
-import pickle
+import re
 import tempfile
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +33,29 @@ import torch
 
 from graphcl_rec._version import __version__
 from graphcl_rec.errors import CheckpointError
+from graphcl_rec.train.compare import first_difference, with_recorded
+from graphcl_rec.train.integrity import (
+    file_kind,
+    first_non_finite,
+    recorded_digest,
+    safe_load,
+    save_sealed,
+    sealed_digest,
+)
 
 log = logging.getLogger("graphcl_rec")
 
-FORMAT_VERSION = 1
-"""Version of the checkpoint layout; bumped when keys change meaning."""
+FORMAT_VERSION = 2
+"""Version of the checkpoint layout; bumped when keys change meaning (2: sealed)."""
 LAST, BEST = "last.pt", "best.pt"
 """File names the trainer writes inside its ``checkpoint_dir``."""
+__all__ = ["BEST", "FORMAT_VERSION", "LAST", "first_difference", "load_checkpoint",
+           "remove_stale_temporaries", "save_checkpoint"]
+
 REQUIRED = ("format_version", "library_version", "config", "epoch", "model")
 _SCALARS = (str, int, float, bool, type(None))
-_MISSING = "<missing>"
+_TEMPORARY = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp")
+"""Names :func:`save_checkpoint` gives its temporary files (``mkstemp``)."""
 
 
 def _check_plain(value: Any, where: str) -> None:
@@ -64,12 +78,14 @@ def _check_plain(value: Any, where: str) -> None:
 
 
 def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
-    """Writes ``state`` to ``path`` atomically.
+    """Writes ``state`` to ``path`` atomically, sealed with its sha256.
 
-    The dict is written to a temporary file in the same directory, flushed and
-    ``fsync``-ed, then moved over ``path`` with :func:`os.replace` and the directory
-    is ``fsync``-ed, so ``path`` always holds either the old or the new checkpoint,
-    even if the process is killed mid-write. ``format_version`` and
+    The dict is written to a temporary file in the same directory, sealed
+    (:func:`~graphcl_rec.train.integrity.save_sealed`), flushed and ``fsync``-ed,
+    then moved over ``path`` with :func:`os.replace` and the directory is
+    ``fsync``-ed, so ``path`` always holds either the old or the new checkpoint,
+    even if the process is killed mid-write. Temporary files that such a kill left
+    in the directory are removed first. ``format_version`` and
     ``library_version`` are added when missing.
 
     Args:
@@ -95,11 +111,12 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
             "torch_version": str(torch.__version__), **state}
     _check_plain(full, "checkpoint")
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            torch.save(full, fh)
+            save_sealed(full, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -108,6 +125,24 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def remove_stale_temporaries(directory: str | Path) -> list[Path]:
+    """Deletes the temporary files an interrupted :func:`save_checkpoint` left.
+
+    Only names of the form ``.<file>.<8 characters>.tmp`` are touched. One process
+    writes a run's checkpoints, so any such file present before a write is stale.
+
+    Returns:
+        The files removed.
+    """
+    removed = []
+    for entry in Path(directory).iterdir():
+        if _TEMPORARY.fullmatch(entry.name) and entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+            log.info("removed %s, left by an interrupted checkpoint write", entry)
+    return removed
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -125,117 +160,80 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def load_checkpoint(path: str | Path, expected_config: Mapping[str, Any] | None = None,
-                    map_location: str | torch.device = "cpu") -> dict[str, Any]:
+                    map_location: str | torch.device = "cpu",
+                    allow_change: Collection[str] = ()) -> dict[str, Any]:
     """Loads a checkpoint with ``torch.load(weights_only=True)`` and checks it.
+
+    In order: the file's seal (sha256 of its bytes) must match, the content must
+    be plain values, the format and library versions must be this library's, no
+    floating-point tensor may hold NaN or inf, and ``config`` must equal
+    ``expected_config`` except at the dotted keys of ``allow_change``.
 
     Args:
         path: A file written by :func:`save_checkpoint`.
         expected_config: The current run's configuration; when given, the
             checkpoint's ``config`` must equal it.
         map_location: Where tensors are loaded.
+        allow_change: Dotted keys of ``expected_config`` (e.g. ``"trainer.lr"``)
+            whose values may differ from the checkpoint's.
 
     Returns:
         The checkpoint dict.
 
     Raises:
-        CheckpointError: If the file is missing, corrupt, holds anything but plain
-            values (e.g. a pickled object that would execute code), or was written
-            by another checkpoint format, library version or configuration; the
-            message names the first differing key.
+        CheckpointError: One line naming the file and what is wrong: missing,
+            empty, not a checkpoint, truncated or corrupt, a seal that does not
+            match (bytes changed after writing) or is absent, unsafe pickle
+            content (objects that could execute code), another format, library
+            version or configuration (naming the first differing key), or a
+            non-finite tensor (naming it).
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines()]
-        reason = next((ln for ln in lines if "Unsupported" in ln or "Unpickler" in ln),
-                      lines[0] if lines else "")
-        raise CheckpointError(
-            f"refusing to load {path}: it holds objects other than tensors and "
-            f"plain containers, which could execute code when unpickled "
-            f"(weights-only load failed: {reason})"
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - any reader failure means corrupt
-        raise CheckpointError(
-            f"cannot read checkpoint {path} (corrupt or not a checkpoint): "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
+    if not path.is_file():
+        raise CheckpointError(f"cannot read checkpoint {path}: not a regular file")
+    with path.open("rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        head = fh.read(8)
+        kind = file_kind(head)
+        if size == 0 or kind == "other":
+            what = "the file is empty" if size == 0 else (
+                "not a checkpoint (neither a torch zip archive nor a pickle: it "
+                f"starts with {head!r})")
+            raise CheckpointError(f"cannot read checkpoint {path}: {what}")
+        recorded = recorded_digest(fh, size) if kind == "zip" else None
+        if recorded is not None and sealed_digest(fh, size) != recorded:
+            raise CheckpointError(
+                f"checkpoint {path} is corrupt: its bytes changed after it was "
+                f"written (their sha256 differs from the one recorded in the file)")
+        state = safe_load(fh, path, map_location)
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: expected a dict, got {type(state).__name__}")
     missing = [key for key in REQUIRED if key not in state]
     if missing:
         raise CheckpointError(f"{path}: not a graphcl_rec checkpoint (missing keys "
                               f"{missing})")
-    recorded = {"format_version": state["format_version"],
-                "library_version": state["library_version"]}
+    recorded_versions = {"format_version": state["format_version"],
+                         "library_version": state["library_version"]}
     current = {"format_version": FORMAT_VERSION, "library_version": __version__}
-    diff = first_difference(recorded, current)
-    if diff is None and expected_config is not None:
-        diff = first_difference(state["config"], expected_config)
+    diff = first_difference(recorded_versions, current)
     if diff is not None:
         raise CheckpointError(f"checkpoint {path} does not match this run: {diff}")
+    if recorded is None:
+        raise CheckpointError(
+            f"checkpoint {path} has no checksum seal: it was not written by "
+            f"save_checkpoint, or its end was damaged")
+    bad = first_non_finite(state)
+    if bad is not None:
+        raise CheckpointError(f"checkpoint {path} is unusable: {bad}")
+    if expected_config is not None:
+        expected = with_recorded(expected_config, state["config"], allow_change)
+        diff = first_difference(state["config"], expected)
+        if diff is not None:
+            raise CheckpointError(f"checkpoint {path} does not match this run: {diff}")
     if state.get("torch_version") != str(torch.__version__):
         log.warning("%s was written by torch %s (running %s); resuming may not be "
                     "bit-identical", path, state.get("torch_version"),
                     torch.__version__)
     return state
-
-
-def first_difference(recorded: Any, current: Any, prefix: str = "") -> str | None:
-    """The first key where two nested configurations differ, as a message.
-
-    Dicts are compared key by key (the current run's order first), lists and tuples
-    element by element (a list equals a tuple with the same items).
-
-    Args:
-        recorded: The value stored in the checkpoint.
-        current: The current run's value.
-        prefix: Dotted key of this level.
-
-    Returns:
-        ``"<key>: checkpoint has <a>, run has <b>"``, or ``None`` if equal.
-
-    Examples:
-        >>> first_difference({"model": {"dim": 64}}, {"model": {"dim": 32}})
-        'model.dim: checkpoint has 64, run has 32'
-    """
-    name = prefix or "config"
-    if isinstance(recorded, Mapping) and isinstance(current, Mapping):
-        keys = list(current) + [k for k in recorded if k not in current]
-        for key in keys:
-            child = f"{prefix}.{key}" if prefix else str(key)
-            if key not in recorded or key not in current:
-                mine = recorded.get(key, _MISSING)
-                theirs = current.get(key, _MISSING)
-                return f"{child}: checkpoint has {_show(mine)}, run has {_show(theirs)}"
-            diff = first_difference(recorded[key], current[key], child)
-            if diff is not None:
-                return diff
-        return None
-    if isinstance(recorded, (list, tuple)) and isinstance(current, (list, tuple)):
-        if len(recorded) == len(current):
-            for k, (a, b) in enumerate(zip(recorded, current)):
-                diff = first_difference(a, b, f"{name}[{k}]")
-                if diff is not None:
-                    return diff
-            return None
-    elif _equal(recorded, current):
-        return None
-    return f"{name}: checkpoint has {_show(recorded)}, run has {_show(current)}"
-
-
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
-                and a.shape == b.shape and bool(torch.equal(a, b)))
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b or (math.isnan(a) and math.isnan(b))
-    return type(a) is type(b) and a == b
-
-
-def _show(value: Any) -> str:
-    return value if value is _MISSING else repr(value)

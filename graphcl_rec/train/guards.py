@@ -14,7 +14,10 @@ from graphcl_rec.train.checkpoint import LAST
 def _kept(checkpoint_dir: Path | None) -> str:
     if checkpoint_dir is None or not (checkpoint_dir / LAST).is_file():
         return ""
-    return f"; the last good checkpoint is kept at {checkpoint_dir / LAST}"
+    return (f"; the last good checkpoint is kept at {checkpoint_dir / LAST} (resuming "
+            f"it unchanged repeats this; continue with a smaller lr: fit(..., "
+            f"resume=..., allow_change={{'trainer.lr'}}), or on the command line "
+            f"--resume RUN --train.lr=... --allow-change train.lr)")
 
 
 def check_finite_step(out: Mapping[str, Tensor],

@@ -13,12 +13,21 @@ class History:
 
     Attributes:
         records: One dict per epoch: ``epoch``, mean loss terms, ``train_seconds``,
-            and, on evaluated epochs, ``val`` (metric dict) and ``eval_seconds``.
+            and, on evaluated epochs, ``val`` (metric dict), ``eval_seconds`` and
+            ``diagnostics`` (alignment and uniformity of the embeddings, see
+            :mod:`graphcl_rec.train.diagnostics`); the first evaluated epoch also
+            holds ``popularity`` (the baseline's validation metrics), and an epoch
+            in which a :class:`~graphcl_rec.train.diagnostics.TrainingWarning` was
+            raised holds it under ``warnings``.
         best_epoch: 1-based epoch whose weights were restored, or ``None``.
         best: Validation metrics of that epoch.
         stopped_early: Whether early stopping ended the run.
         peak_memory_mb: Peak memory of the run (CUDA allocator on GPU, process RSS on
             CPU).
+        baseline: Validation metrics of the popularity baseline (items ranked by
+            training degree, seen items excluded), or ``None`` without validation.
+        warnings: Every training warning of the run, in order: dicts with
+            ``kind``, ``epoch`` and ``message``.
     """
 
     records: list[dict[str, Any]] = field(default_factory=list)
@@ -26,6 +35,8 @@ class History:
     best: dict[str, float] | None = None
     stopped_early: bool = False
     peak_memory_mb: float = 0.0
+    baseline: dict[str, float] | None = None
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -45,4 +56,5 @@ class History:
         """A JSON-serialisable view."""
         return {"records": self.records, "best_epoch": self.best_epoch,
                 "best": self.best, "stopped_early": self.stopped_early,
-                "peak_memory_mb": self.peak_memory_mb}
+                "peak_memory_mb": self.peak_memory_mb, "baseline": self.baseline,
+                "warnings": self.warnings}

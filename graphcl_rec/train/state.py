@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,16 @@ from torch import Tensor, nn
 
 from graphcl_rec.errors import CheckpointError
 from graphcl_rec.train.checkpoint import BEST, LAST, save_checkpoint
+from graphcl_rec.train.compare import changes
 from graphcl_rec.train.early_stopping import EarlyStopping
 from graphcl_rec.train.history import History
 
 log = logging.getLogger("graphcl_rec")
+
+CHANGEABLE = ("lr", "weight_decay")
+"""Trainer settings a resumed run may change: they are applied to the restored
+optimiser's parameter groups (``Trainer.fit(..., allow_change=...)``)."""
+_ABSENT = object()
 
 
 @dataclass
@@ -34,6 +41,8 @@ class TrainState:
         step: Number of optimiser steps taken.
         seconds: Wall-clock seconds of training so far (for ``max_seconds``).
         best_state: Copy of the best-on-validation ``state_dict`` (or ``None``).
+        changes: The allowed changes a resume applied (:func:`changes` form),
+            until the next epoch record notes them.
     """
 
     config: dict[str, Any]
@@ -42,6 +51,7 @@ class TrainState:
     step: int = 0
     seconds: float = 0.0
     best_state: dict[str, Tensor] | None = None
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self, model: nn.Module, opt: torch.optim.Optimizer,
                 stopper: EarlyStopping, gen: torch.Generator) -> dict[str, Any]:
@@ -78,8 +88,12 @@ class TrainState:
 
     def restore(self, state: dict[str, Any], model: nn.Module,
                 opt: torch.optim.Optimizer, stopper: EarlyStopping,
-                gen: torch.Generator) -> None:
+                gen: torch.Generator, allow_change: Collection[str] = ()) -> None:
         """Loads a checkpoint dict into the modules, the generator and ``self``.
+
+        The keys of ``allow_change`` whose values differ from the checkpoint's
+        config are recorded in :attr:`changes`; a changed ``trainer.lr`` or
+        ``trainer.weight_decay`` is set on every restored parameter group.
 
         Raises:
             CheckpointError: If the weights or optimiser state do not fit.
@@ -94,6 +108,13 @@ class TrainState:
             raise CheckpointError(
                 f"checkpoint of epoch {state.get('epoch')} does not fit this model "
                 f"or optimiser: {type(exc).__name__}: {exc}") from None
+        self.changes = changes(state["config"], self.config, allow_change)
+        for name in CHANGEABLE:
+            if f"trainer.{name}" in self.changes:
+                for group in opt.param_groups:
+                    group[name] = self.config["trainer"][name]
+        if self.changes:
+            log.warning("resuming with changed settings: %s", self.changes)
         self.epoch, self.step = int(state["epoch"]), int(state["global_step"])
         self.seconds = float(state["seconds"])
         h = self.history
@@ -138,3 +159,42 @@ def resolve_resume(resume: bool | str | Path, checkpoint_dir: Path | None
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     return path
+
+
+def check_allow_change(allow_change: Collection[str], config: Mapping[str, Any],
+                       resume: bool | str | Path) -> set[str]:
+    """Validates ``fit(..., allow_change=...)`` against the run configuration.
+
+    Args:
+        allow_change: Dotted keys of the run configuration, as the mismatch
+            errors name them (``"trainer.lr"``; a caller's own config keys too).
+        config: The run configuration (the caller's plus ``"trainer"``).
+        resume: ``fit``'s ``resume`` (changes only apply when resuming).
+
+    Returns:
+        The keys as a set.
+
+    Raises:
+        ValueError: For a string instead of a collection, a change without
+            ``resume``, a key absent from ``config``, or a trainer setting other
+            than those of :data:`CHANGEABLE`, naming the key and the valid ones.
+    """
+    if isinstance(allow_change, str):
+        raise ValueError(f"allow_change must be a collection of keys, not the string "
+                         f"{allow_change!r} (write [{allow_change!r}])")
+    keys = set(allow_change)
+    if keys and resume is False:
+        raise ValueError(f"allow_change={sorted(keys)} only applies when resuming "
+                         "(pass resume=...)")
+    valid = [f"trainer.{name}" for name in CHANGEABLE]
+    for key in sorted(keys):
+        if key.startswith("trainer.") and key not in valid:
+            raise ValueError(f"allow_change: '{key}' cannot change on resume; the "
+                             f"trainer settings that can are {valid}")
+        node: Any = config
+        for part in key.split("."):
+            node = node.get(part, _ABSENT) if isinstance(node, Mapping) else _ABSENT
+        if node is _ABSENT:
+            raise ValueError(f"allow_change: '{key}' is not a key of this run's "
+                             f"configuration (trainer settings: {valid})")
+    return keys

@@ -7,7 +7,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from graphcl_rec.eval.ranking import evaluate
 from graphcl_rec.graph.normalize import adjacency
 from graphcl_rec.models.base import Recommender
 from graphcl_rec.train.checkpoint import load_checkpoint
+from graphcl_rec.train.diagnostics import RunMonitor
 from graphcl_rec.train.early_stopping import EarlyStopping
 from graphcl_rec.train.guards import (
     DeferredStepGuard,
@@ -29,7 +30,7 @@ from graphcl_rec.train.guards import (
 from graphcl_rec.train.history import History
 from graphcl_rec.train.memory import peak_memory_mb, reset_peak
 from graphcl_rec.train.seed import resolve_device, seed_everything
-from graphcl_rec.train.state import TrainState, resolve_resume
+from graphcl_rec.train.state import TrainState, check_allow_change, resolve_resume
 
 log = logging.getLogger("graphcl_rec")
 
@@ -45,6 +46,11 @@ class Trainer:
     :class:`~graphcl_rec.data.sampling.PairSampler` one ``model.loss`` and one Adam
     step; every ``eval_every`` epochs a full-ranking evaluation on ``val`` (train
     items excluded). The best-on-validation weights are restored at the end.
+    Each fit also ranks by popularity on ``val`` and watches the embeddings for
+    collapse (:mod:`graphcl_rec.train.diagnostics`): ``History.baseline``, the
+    records' ``diagnostics``, and a
+    :class:`~graphcl_rec.train.diagnostics.TrainingWarning` (also in
+    ``History.warnings``) for a run that ends below popularity, falls, or collapses.
 
     A non-finite loss or gradient stops the run with :class:`FloatingPointError`
     naming the epoch and step, before the optimiser step (``step_guard="step"``, the
@@ -85,7 +91,8 @@ class Trainer:
             ``seed`` alone fixes a run's initialisation.
         log_path: Optional JSON-lines file receiving one record per epoch.
         progress: Show a tqdm progress bar.
-        max_seconds: Stop after the epoch that exceeds this wall-clock budget.
+        max_seconds: Stop after the epoch that exceeds this wall-clock budget
+            (seconds, ``>= 0``; ``None``: no budget).
         eval_batch_size: Users per evaluation block (``None``: from a memory budget).
         checkpoint_dir: Directory for ``last.pt`` and ``best.pt`` (``None``: none).
         checkpoint_every: Write ``last.pt`` every this many epochs.
@@ -119,6 +126,9 @@ class Trainer:
             raise ValueError(f"need epochs >= 0, eval_every >= 1, lr > 0 and "
                              f"checkpoint_every >= 1 (got {epochs}, {eval_every}, "
                              f"{lr}, {checkpoint_every})")
+        if max_seconds is not None and not max_seconds >= 0:
+            raise ValueError(f"max_seconds must be >= 0 seconds, or None for no "
+                             f"budget (got {max_seconds})")
         if config is not None and "trainer" in config:
             raise ValueError("'config' must not use the reserved key 'trainer'")
         if step_guard not in ("auto", "step", "epoch"):
@@ -137,6 +147,7 @@ class Trainer:
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.checkpoint_every, self.config = checkpoint_every, dict(config or {})
         self.resumed_from: int | None = None
+        self.changed_on_resume: dict[str, dict[str, Any]] = {}
 
     def run_config(self, model: Recommender, device: torch.device) -> dict[str, Any]:
         """What a checkpoint records and a resumed run must match."""
@@ -148,7 +159,8 @@ class Trainer:
 
     def fit(self, model: Recommender, train: Interactions,
             val: Interactions | None = None,
-            resume: bool | str | Path = False) -> History:
+            resume: bool | str | Path = False,
+            allow_change: Collection[str] = ()) -> History:
         """Trains ``model`` on ``train``, selecting the epoch on ``val``.
 
         Args:
@@ -160,6 +172,14 @@ class Trainer:
                 holding ``last.pt``) must exist. Weights, optimiser, generator,
                 early stopping, best weights and history are restored and training
                 continues at the next epoch.
+            allow_change: When resuming, dotted keys of the run configuration that
+                may differ from the checkpoint's, as the mismatch error names them:
+                ``"trainer.lr"`` and ``"trainer.weight_decay"`` (this trainer's
+                values are set on the restored optimiser's parameter groups, e.g.
+                to continue a run the NaN guard stopped with a smaller ``lr``), and
+                keys of ``config``. Changes are kept in :attr:`changed_on_resume`
+                and in the first new epoch record (``"changed_on_resume"``); later
+                checkpoints record the new values.
 
         Returns:
             The run's :class:`History` (including the restored epochs); the model
@@ -169,6 +189,7 @@ class Trainer:
             FloatingPointError: On a non-finite loss, gradient or weight.
             CheckpointError: If the checkpoint is unsafe, corrupt or from another
                 configuration.
+            ValueError: If ``allow_change`` names a setting that cannot change.
         """
         device = resolve_device(self.device)
         gen = seed_everything(self.seed, device)
@@ -191,14 +212,19 @@ class Trainer:
         stopper = self.early_stopping or EarlyStopping(f"recall@{self.k[0]}",
                                                        patience=2**31 - 1)
         run = TrainState(self.run_config(model, device), History())
-        self.resumed_from = None
+        allowed = check_allow_change(allow_change, run.config, resume)
+        self.resumed_from, self.changed_on_resume = None, {}
         if ckpt is not None:
-            state = load_checkpoint(ckpt, expected_config=run.config)
-            run.restore(state, model, opt, stopper, gen)
-            self.resumed_from = run.epoch
+            state = load_checkpoint(ckpt, expected_config=run.config,
+                                    allow_change=allowed)
+            run.restore(state, model, opt, stopper, gen, allowed)
+            self.resumed_from, self.changed_on_resume = run.epoch, run.changes
             log.info("resumed from %s at epoch %d", ckpt, run.epoch)
             self._write_log(run.history.records, "w")  # drops unsaved epochs
         history = run.history
+        monitor = RunMonitor(train, val, self.k, stopper.monitor, stopper.mode,
+                             self.seed, type(model).__name__, self.eval_batch_size)
+        monitor.start(history)  # popularity baseline; warnings: diagnostics.py
         reset_peak(device)
         start = time.perf_counter() - run.seconds
         todo = range(0) if history.stopped_early else range(run.epoch, self.epochs)
@@ -207,6 +233,8 @@ class Trainer:
         for epoch in bar:
             record = self._train_epoch(model, train, adjs, sampler, opt, gen, epoch,
                                        named, run)
+            if run.changes:  # noted once, in the first epoch after the resume
+                record["changed_on_resume"], run.changes = run.changes, {}
             check_finite_weights(model, epoch, self.checkpoint_dir)
             stop = improved = False
             if val is not None and (epoch + 1) % self.eval_every == 0:
@@ -215,6 +243,7 @@ class Trainer:
                                    k=self.k, batch_size=self.eval_batch_size)
                 record["val"] = metrics
                 record["eval_seconds"] = time.perf_counter() - t0
+                monitor.on_eval(model, adjs, record, history)
                 stop = stopper.step(metrics)
                 improved = stopper.improved
                 if improved:
@@ -232,6 +261,7 @@ class Trainer:
                          end or (epoch + 1) % self.checkpoint_every == 0)
             if stop or over_budget:
                 break
+        monitor.finish(history)
         if run.best_state is not None:
             model.load_state_dict(run.best_state)
         history.peak_memory_mb = peak_memory_mb(device)

@@ -199,3 +199,63 @@ class Hidden:
 def test_an_unresolvable_annotation_is_not_checked():
     params = parameters(Hidden)
     assert params["n"].hint is int and matches("anything", params["thing"].hint)
+
+
+@pytest.mark.parametrize("raw,needle", [
+    ({"train": {"epochs": 0}}, "[train] epochs = 0: a run trains at least one epoch "
+                               "(with none, its test metrics would be those of an "
+                               "untrained model)"),
+    ({"train": {"max_seconds": -5}}, "[train] max_seconds must be >= 0 seconds, or "
+                                     "None for no budget (got -5)"),
+    ({"train": {"patience": 0}}, "[train] 'patience' must be >= 1 (got 0)"),
+    ({"data": {"dataset": "ml-100k", "path": "x.tsv"}},
+     "[data] sets both dataset = 'ml-100k' and path = 'x.tsv'; give only one"),
+    ({"name": "../evil"}, "name = '../evil': a run name must be one plain file name"),
+    ({"name": "/tmp/abs"}, "name = '/tmp/abs': a run name"),
+    ({"name": "a\\b"}, "name = 'a\\\\b': a run name"),
+    ({"name": ".."}, "name = '..': a run name"),
+    ({"name": ""}, "name = '': a run name"),
+    ({"name": "x\ny"}, "name = 'x\\ny': a run name"),
+])
+def test_values_that_would_mislead_or_escape_are_refused(raw, needle):
+    with pytest.raises(ConfigError) as info:
+        from_dict(raw)
+    assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_data_records_the_source_that_is_read():
+    assert from_dict({}).data.dataset == "ml-100k"
+    data = from_dict({"data": {"path": "x.tsv"}}).data
+    assert data.dataset is None and data.path == "x.tsv"
+    assert from_dict({"data": {"dataset": "gowalla"}}).data.dataset == "gowalla"
+
+
+def test_a_run_name_from_the_file_name_is_checked_too(tmp_path):
+    path = tmp_path / "...toml"
+    path.write_text("[train]\nepochs = 1\n")
+    with pytest.raises(ConfigError, match=r"\.\.\.toml: the run name taken from the "
+                                          r"file name = '\.\.': a run name"):
+        load_config(path)
+    assert load_config(path, ["--name=ok"]).name == "ok"
+
+
+def test_a_run_named_outside_out_writes_nothing(tmp_path, ratings, capsys):
+    from graphcl_rec.cli.main import main
+    from tests.cli.conftest import write_config
+
+    cfg = write_config(tmp_path, ratings)
+    cfg.write_text(cfg.read_text().replace('name = "tiny"', 'name = "../evil"'))
+    out = tmp_path / "a" / "out"
+    assert main(["train", str(cfg), "--out", str(out), "--no-progress"]) == 2
+    assert "name = '../evil'" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+
+
+def test_an_augmentation_without_edges_is_refused_naming_its_table():
+    table = {**SGL_TABLE, "augment": {"name": "edge_dropout", "p": 1.0}}
+    with pytest.raises(ConfigError, match=r"^\[model.augment\] EdgeDropout: 'p' must "
+                                          r"be < 1 \(got 1.0\): .* no edges"):
+        build_model(table, 5, 6)
+    node = {**SGL_TABLE, "augment": {"name": "node_dropout", "p": 1.0}}
+    with pytest.raises(ValueError, match="NodeDropout: 'p' must be < 1"):
+        build_model(node, 5, 6)

@@ -99,3 +99,36 @@ def test_unknown_format_is_a_config_error(tmp_path, capsys):
     assert main(["train", str(cfg), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "[data] format = 'csv': expected one of 'delimited', 'lightgcn'" in err
+
+
+def test_a_file_with_one_user_is_refused_not_scored_perfect(tmp_path, capsys):
+    # Every item is the user's own: the test ranking would hold only test items.
+    data = tmp_path / "one.tsv"
+    data.write_text("".join(f"u0\ti{i}\t5\n" for i in range(50)))
+    cfg = tmp_path / "one.toml"
+    cfg.write_text(f'[data]\npath = "{data}"\nsep = "\\t"\n'
+                   + MODEL.format(encoder="mf", epochs=1))
+    assert main(["train", str(cfg), "--out", str(tmp_path / "out"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{data}: each of the 1 test user(s) has a pair with every one of the 50 " \
+           "items" in err and "every metric would be 1.0" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_some_users_with_every_item_are_reported(caplog):
+    import torch
+
+    from graphcl_rec.cli.build import check_rankable
+    from graphcl_rec.data import Interactions
+
+    def part(pairs):
+        user, item = torch.tensor(pairs).T
+        return Interactions(user, item, 2, 4)
+
+    train = part([(0, 0), (0, 1), (1, 0)])
+    val, test = part([(0, 2)]), part([(0, 3), (1, 1)])
+    check_rankable((train, val, test), "x.tsv")
+    assert "1 of 2 test users have a pair with every item" in caplog.text
+    with pytest.raises(DataError, match="x.tsv: each of the 1 test user"):
+        check_rankable((train, val, part([(0, 3)])), "x.tsv")

@@ -21,15 +21,50 @@ def test_sparsity_groups_are_quantiles():
     train = train_with_degrees([1, 2, 3, 4, 5, 6, 7, 8])
     users = torch.arange(8)
     assert sparsity_groups(train, users, 4).tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert sparsity_groups(train, users, 4, ties="split").tolist() == [
+        0, 0, 1, 1, 2, 2, 3, 3]
     assert sparsity_groups(train, users.flip(0), 2).tolist() == [1] * 4 + [0] * 4
     assert sparsity_groups(train, users, 1).tolist() == [0] * 8
 
 
-def test_sparsity_groups_keep_ties_together():
+def test_sparsity_groups_keep_ties_together(caplog):
     train = train_with_degrees([1, 1, 1, 1, 1, 9, 9, 2])
     groups = sparsity_groups(train, torch.arange(8), 4)
-    assert groups.tolist() == [0, 0, 0, 0, 0, 3, 3, 2]
-    assert groups.max() < 4
+    assert "only 3 of 4 groups are non-empty" in caplog.text
+    assert "degree 1 holds 5 of 8 users" in caplog.text
+    assert groups.tolist() == [1, 1, 1, 1, 1, 3, 3, 2]  # each block at its middle
+
+
+def test_a_large_tied_block_does_not_swallow_the_others(caplog):
+    # Most users at the top degree: ranked by their first position they all went
+    # to group 0 together with the sparse users; by their middle they do not.
+    train = train_with_degrees([1] + [5] * 9)
+    groups = sparsity_groups(train, torch.arange(10), 4)
+    assert "only 2 of 4 groups" in caplog.text
+    assert groups.tolist() == [0] + [2] * 9
+
+
+def test_one_degree_for_everyone_is_said(caplog):
+    train = train_with_degrees([3] * 12)
+    groups = sparsity_groups(train, torch.arange(12), 4)
+    assert "only 1 of 4 groups" in caplog.text and "degree 3 holds 12" in caplog.text
+    assert groups.unique().tolist() == [2]  # the quantile of their middle
+
+
+def test_split_ties_gives_equal_groups_deterministically(caplog):
+    train = train_with_degrees([3] * 9 + [1, 7, 3])
+    users = torch.tensor([11, 0, 5, 9, 10, 1, 2, 3, 4, 6, 7, 8])
+    groups = sparsity_groups(train, users, 4, ties="split")
+    assert "non-empty" not in caplog.text
+    assert torch.bincount(groups).tolist() == [3, 3, 3, 3]
+    by_user = dict(zip(users.tolist(), groups.tolist()))
+    assert by_user[9] == 0 and by_user[10] == 3  # sparsest first, densest last
+    # among the tied degree-3 users the lower index comes first
+    tied = sorted(u for u in by_user if u not in (9, 10))
+    assert [by_user[u] for u in tied] == sorted(by_user[u] for u in tied)
+    assert torch.equal(sparsity_groups(train, users, 4, ties="split"), groups)
+    with pytest.raises(ValueError, match="ties 'apart'.*'together', 'split'"):
+        sparsity_groups(train, users, 4, ties="apart")
 
 
 def test_sparsity_groups_subset_and_errors():

@@ -48,3 +48,25 @@ def test_adjacency_empty_graph():
         torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 2, 2
     )
     assert adjacency(inter)._nnz() == 0
+
+
+def test_building_an_adjacency_does_not_announce_beta_csr(toy):
+    # torch warns once per process; set_warn_always makes it warn on every tensor.
+    import warnings
+
+    from graphcl_rec.graph.normalize import unchecked_csr
+
+    was = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            adjacency(toy)
+            unchecked_csr(torch.tensor([0, 1, 1]), torch.tensor([1]),
+                          torch.ones(1), (2, 2))
+            torch.sparse_csr_tensor(torch.tensor([0, 1, 1]), torch.tensor([1]),
+                                    torch.ones(1), (2, 2))  # the caller's own
+    finally:
+        torch.set_warn_always(was)
+    beta = [w for w in caught if "Sparse CSR tensor support" in str(w.message)]
+    assert len(beta) == 1  # only the caller's own: the library's filter is narrow

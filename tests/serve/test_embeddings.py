@@ -82,7 +82,8 @@ def test_batching_equals_one_by_one(small):
     for row, user in enumerate(users):
         one_ids, one_scores = rec.recommend(user, k=6)
         assert ids[row].tolist() == one_ids.tolist()
-        np.testing.assert_allclose(scores[row], one_scores, rtol=1e-6)
+        # a batch and a single row may take different matmul kernels (summation order)
+        np.testing.assert_allclose(scores[row], one_scores, rtol=1e-5, atol=1e-7)
 
 
 def test_seen_items_never_returned(small):

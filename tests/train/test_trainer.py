@@ -161,3 +161,10 @@ def test_invalid_trainer_arguments():
 def test_seed_everything_rejects_negative():
     with pytest.raises(ValueError):
         seed_everything(-1)
+
+
+@pytest.mark.parametrize("seconds", [-1, -1e-9, float("nan")])
+def test_negative_time_budget_is_refused(seconds):
+    with pytest.raises(ValueError, match=r"max_seconds must be >= 0 seconds, or None"):
+        Trainer(max_seconds=seconds)
+    assert Trainer(max_seconds=0).max_seconds == 0
