@@ -22,13 +22,14 @@ MAIN_JOB: list[tuple[str, dict[str, Any], float]] = [
     ("MF", {"objective": "bpr", **COMMON,
             "encoder": {"name": "mf", "dim": 64, "init": "normal"}}, 2e-3),
     ("LightGCN", {"objective": "bpr", **COMMON, "encoder": LIGHTGCN}, 5e-3),
-    ("SGL-ED", {"objective": "sgl", **COMMON, "tau": 0.2, "ssl_weight": 0.02, "ssl_warmup": 0,
-                "encoder": LIGHTGCN, "augment": {"name": "edge_dropout", "p": 0.1}},
+    ("SGL-ED", {"objective": "sgl", **COMMON, "tau": 0.2, "ssl_weight": 0.02,
+                "ssl_warmup": 0, "encoder": LIGHTGCN, "augment": {"name": "edge_dropout", "p": 0.1}},
      5e-3),
     ("SimGCL", {"objective": "simgcl", **COMMON, "eps": 0.1, "tau": 0.2,
                 "ssl_weight": 0.02, "ssl_warmup": 0, "encoder": LIGHTGCN}, 5e-3),
     ("XSimGCL", {"objective": "xsimgcl", **COMMON, "eps": 0.2, "tau": 0.15,
-                 "ssl_weight": 0.02, "ssl_warmup": 0, "contrast_layer": 1, "encoder": LIGHTGCN}, 5e-3),
+                 "ssl_weight": 0.02, "ssl_warmup": 0, "contrast_layer": 1,
+                 "encoder": LIGHTGCN}, 5e-3),
 ]
 
 
