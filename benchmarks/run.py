@@ -11,6 +11,7 @@ Subcommands (``python -m benchmarks.run SUBCOMMAND --help`` for each one's optio
 * ``peers pyg|recbole``: epochs side by side with PyG or RecBole.
 * ``ab --old REV -- SUBCOMMAND ...``: a subcommand on two library trees, alternated.
 * ``diagnose``: gradient shares and embedding norms of BPR and the contrastive term.
+* ``sweep``: validation curves of objectives under ``init`` / ``ssl_warmup`` variants.
 * ``robust``: every objective at its defaults on five datasets and several seeds,
   against popularity and LightGCN at the same wall-clock budget (issue 18).
 
@@ -35,6 +36,7 @@ from benchmarks.bench import (
     peers,
     probe,
     robust,
+    sweep,
     training,
 )
 
@@ -52,6 +54,7 @@ def parser() -> argparse.ArgumentParser:
     peers.add_parser(sub)
     ab.add_parser(sub)
     diagnose.add_parser(sub)
+    sweep.add_parser(sub)
     robust.add_parser(sub)
     return p
 

@@ -58,6 +58,9 @@ class ContrastiveRecommender(BPRRecommender):
             ``benchmarks/results/robustness/README.md``).
     """
 
+    ssl_step: Tensor
+    """Optimiser steps taken (a buffer, so checkpoints carry the ramp's position)."""
+
     def __init__(self, encoder: Encoder, *, tau: float = 0.2, ssl_weight: float = 0.1,
                  reg_weight: float = 1e-4, negatives: str = "all",
                  reduction: str = "mean", hard_negatives: bool = False,

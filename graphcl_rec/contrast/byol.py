@@ -49,6 +49,9 @@ class BYOL(BPRRecommender):
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
     """
 
+    ssl_step: Tensor
+    """Optimiser steps taken (a buffer, so checkpoints carry the ramp's position)."""
+
     def __init__(self, encoder: Encoder, *, augment: Augmentation | None = None,
                  momentum: float = 0.99, ssl_weight: float = 0.1,
                  pairs: str = "interaction", reg_weight: float = 1e-4,
