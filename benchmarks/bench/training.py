@@ -88,18 +88,33 @@ def parse_model(spec: str) -> tuple[str, str]:
 
 
 def build_model(objective: str, encoder: str, num_users: int, num_items: int,
-                dim: int, layers: int, nce_precision: str | None = None):
-    """The model, from the public constructors called with keyword arguments."""
+                dim: int, layers: int, nce_precision: str | None = None,
+                init: str | None = None, ssl_warmup: int | None = None):
+    """The model, from the public constructors called with keyword arguments.
+
+    ``init`` and ``ssl_warmup`` are passed only when given and only to constructors
+    that take them, so that two revisions with different defaults can be timed
+    with the same settings.
+    """
+    import inspect
+
     from graphcl_rec import models
 
-    if encoder == "mf":
-        enc = models.MF(num_users, num_items, dim=dim)
-    elif encoder == "sgc":
-        enc = models.SGC(num_users, num_items, dim=dim, num_layers=layers)
-    else:
-        enc = models.LightGCN(num_users, num_items, dim=dim, num_layers=layers)
-    extra = {} if nce_precision in (None, "full") else {"nce_precision": nce_precision}
-    return _objectives()[objective](enc, **extra)
+    cls = {"mf": models.MF, "sgc": models.SGC}.get(encoder, models.LightGCN)
+    kwargs: dict[str, Any] = {"dim": dim}
+    if encoder != "mf":
+        kwargs["num_layers"] = layers
+    if init is not None:
+        kwargs["init"] = init
+    enc = cls(num_users, num_items, **kwargs)
+    extra: dict[str, Any] = ({} if nce_precision in (None, "full")
+                             else {"nce_precision": nce_precision})
+    build = _objectives()[objective]
+    model = build(enc, **extra)
+    if ssl_warmup is not None and "ssl_warmup" in inspect.signature(
+            type(model)).parameters:
+        model = build(enc, ssl_warmup=ssl_warmup, **extra)
+    return model
 
 
 def pair_sampler(train, batch_size: int, mode: str, num_negatives: int = 1):
@@ -150,6 +165,11 @@ def shared_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", default=None,
+                   help="encoder init (default: the library's); passed only when set")
+    p.add_argument("--ssl-warmup", type=int, default=None,
+                   help="ssl_warmup of the objectives that take it (default: the "
+                        "library's); passed only when set")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -193,7 +213,8 @@ class Stepper:
         torch.manual_seed(args.seed)  # the same initial weights for every variant
         self.model = build_model(v["objective"], v["encoder"], train.num_users,
                                  train.num_items, args.dim, args.layers,
-                                 v["nce_precision"]).to(device)
+                                 v["nce_precision"], args.init,
+                                 args.ssl_warmup).to(device)
         self.model.train()
         self.device = device
         self.adjs = [adj] * int(self.model.encoder.num_layers)
@@ -339,7 +360,7 @@ def run_epoch(args: argparse.Namespace) -> Result:
         for v in variants(args):
             model = build_model(v["objective"], v["encoder"], train.num_users,
                                 train.num_items, args.dim, args.layers,
-                                v["nce_precision"])
+                                v["nce_precision"], args.init, args.ssl_warmup)
             trainer = gr.Trainer(
                 epochs=args.warmup_epochs + args.epochs, batch_size=args.batch_size,
                 lr=args.lr, sampler=v["sampler"],
