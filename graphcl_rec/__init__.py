@@ -4,6 +4,7 @@ from graphcl_rec import augment, contrast, data, eval, graph, losses, models
 from graphcl_rec._version import __version__
 from graphcl_rec.data import Interactions
 from graphcl_rec.eval import evaluate, topk_metrics
+from graphcl_rec.serve import load
 from graphcl_rec.train import EarlyStopping, History, Trainer
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "eval",
     "evaluate",
     "graph",
+    "load",
     "losses",
     "models",
     "topk_metrics",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import numbers
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -28,12 +29,16 @@ def check_probability(name: str, value: float) -> float:
         ``value`` as a ``float``.
 
     Raises:
+        TypeError: If ``value`` is not a number (``bool`` included).
         ValueError: If ``value`` is not in ``[0, 1]`` (NaN included).
 
     Examples:
         >>> check_probability("p", 0.25)
         0.25
     """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"'{name}' has to be a number, a probability in [0, 1] "
+                        f"(got {value!r})")
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"'{name}' has to be a probability in [0, 1] (got {value!r})")
     return float(value)

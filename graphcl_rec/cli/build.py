@@ -12,16 +12,11 @@ import torch
 from graphcl_rec import data
 from graphcl_rec.cli.checks import ConfigError
 from graphcl_rec.cli.config import DataConfig
-from graphcl_rec.cli.model_schema import (
-    DEFAULT_NAMES,
-    DEFAULT_OBJECTIVE,
-    SUBTABLES,
-    check_model,
-    with_default_encoder,
-)
+from graphcl_rec.cli.model_schema import check_model
 from graphcl_rec.data import Interactions
 from graphcl_rec.errors import DataError
-from graphcl_rec.models import OBJECTIVES, Recommender
+from graphcl_rec.models import Recommender
+from graphcl_rec.models.build import ModelTableError, build_recommender
 
 Parts = tuple[Interactions, Interactions, Interactions]
 
@@ -117,15 +112,25 @@ def load_lightgcn_folder(path: str | Path, val_ratio: float = 0.1,
     Raises:
         DataError: For a missing file, a bad id or a test pair unseen in training.
     """
+    if not 0 <= val_ratio < 1:
+        raise ValueError(f"'val_ratio' must be in [0, 1) (got {val_ratio})")
     folder = Path(path)
+    if not folder.is_dir():
+        what = ("folder not found" if not folder.exists() and not folder.is_symlink()
+                else "not a folder; format = \"lightgcn\" reads a folder holding "
+                "train.txt and test.txt")
+        raise DataError(what, path=folder)
     pairs = {}
     for part in ("train", "test"):
         found = [f for f in (folder / f"{part}.txt", folder / f"{part}.txt.gz")
-                 if f.is_file()]
+                 if f.exists() or f.is_symlink()]  # read_lightgcn says what it is
         if not found:
             raise DataError(f"no {part}.txt or {part}.txt.gz in this LightGCN folder",
                             path=folder)
         pairs[part] = data.read_lightgcn(found[0])
+        if pairs[part][0].numel() == 0:
+            raise DataError("holds no (user, item) pair: each line names a user and "
+                            "no item", path=found[0])
     users = torch.cat([pairs["train"][0], pairs["test"][0]])
     items = torch.cat([pairs["train"][1], pairs["test"][1]])
     num_users = int(users.max()) + 1 if users.numel() else 0
@@ -152,7 +157,9 @@ def build_model(table: Mapping[str, Any], num_users: int,
 
     The table is checked against the constructors' signatures first
     (:func:`~graphcl_rec.cli.model_schema.check_model`), so nothing is constructed
-    from an invalid table.
+    from an invalid table; the classes are then resolved and built by
+    :func:`graphcl_rec.models.build.build_recommender`, which
+    :func:`graphcl_rec.serve.load` also uses to rebuild a saved run's model.
 
     Args:
         table: The ``[model]`` table: ``objective`` plus the objective's keyword
@@ -170,21 +177,7 @@ def build_model(table: Mapping[str, Any], num_users: int,
         ValueError: For an unregistered objective, encoder or augmentation.
     """
     check_model(table)
-    kwargs = with_default_encoder(table)
-    objective = kwargs.pop("objective", DEFAULT_OBJECTIVE)
-    for key, registry in SUBTABLES.items():
-        if key in kwargs:
-            sub = dict(kwargs[key])
-            name = sub.pop("name", DEFAULT_NAMES.get(key))
-            if key == "encoder":
-                sub.update(num_users=num_users, num_items=num_items)
-            cls = registry.get(name)
-            try:
-                kwargs[key] = cls(**sub)
-            except ValueError as exc:  # a value the constructor refuses
-                raise ConfigError(f"[model.{key}] {exc}") from None
-    cls = OBJECTIVES.get(objective)
     try:
-        return cls(**kwargs)
-    except ValueError as exc:
-        raise ConfigError(f"[model] {exc}") from None
+        return build_recommender(table, num_users, num_items)
+    except ModelTableError as exc:  # a value a constructor refuses
+        raise ConfigError(str(exc)) from None

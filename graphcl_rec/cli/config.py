@@ -28,6 +28,8 @@ from graphcl_rec.cli.model_schema import (
     section_params,
 )
 from graphcl_rec.cli.schema import dataclass_params, from_signatures
+from graphcl_rec.data.files import check_file
+from graphcl_rec.errors import DataError
 from graphcl_rec.train import EarlyStopping, Trainer
 
 if sys.version_info >= (3, 11):
@@ -88,6 +90,14 @@ class DataConfig:
                 f"the dataset recorded)")
         if self.dataset is None and self.path is None:
             self.dataset = DEFAULT_DATASET
+        if (len(self.ratios) != 3 or any(not r >= 0 for r in self.ratios)
+                or abs(sum(self.ratios) - 1) > 1e-6):
+            raise ConfigError(f"[data] ratios = {self.ratios!r}: give three shares "
+                              "(train, validation, test), each >= 0, summing to 1")
+        if not 0 <= self.val_ratio < 1:
+            raise ConfigError(f"[data] val_ratio = {self.val_ratio!r}: the share of "
+                              "the training pairs held out for validation must be "
+                              "in [0, 1)")
 
 
 @from_signatures(*TRAIN_SOURCES, exclude=TRAIN_EXCLUDED)
@@ -111,11 +121,11 @@ class TrainConfig:
             raise ConfigError(f"[train] epochs = {self.epochs!r}: a run trains at "
                               "least one epoch (with none, its test metrics would be "
                               "those of an untrained model)")
-        for source in TRAIN_SOURCES:  # the constructors' own range checks
-            try:
-                source(**self.kwargs(source))
-            except ValueError as exc:
-                raise ConfigError(f"[train] {exc}") from None
+        try:  # the constructors' own range checks, the two together
+            stopper = EarlyStopping(**self.kwargs(EarlyStopping))
+            Trainer(**self.kwargs(Trainer), early_stopping=stopper)
+        except ValueError as exc:
+            raise ConfigError(f"[train] {exc}") from None
 
     def kwargs(self, source: type) -> dict[str, Any]:
         """The fields that are arguments of ``source`` (a class of SOURCES)."""
@@ -140,6 +150,8 @@ class RunConfig:
         params = dataclass_params(RunConfig)
         for key in SCALARS:
             check_value("", key, getattr(self, key), params[key].hint)
+        if self.seed < 0:
+            raise ConfigError(f"seed = {self.seed!r}: a seed must be >= 0")
         check_run_name(self.name)
         check_model(self.model)
 
@@ -225,7 +237,12 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
+        if not path.exists() and not path.is_symlink():
+            raise FileNotFoundError(f"config file not found: {path}")
+        try:
+            check_file(path)  # says what the path is instead
+        except DataError as exc:
+            raise ValueError(f"config file {exc}") from None
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

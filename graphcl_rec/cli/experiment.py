@@ -18,6 +18,7 @@ from graphcl_rec.data.interactions import Interactions, concat
 from graphcl_rec.data.split import check_disjoint
 from graphcl_rec.eval import evaluate, group_report, popularity_metrics, sparsity_groups
 from graphcl_rec.models import Recommender
+from graphcl_rec.serve.artifact import MODEL_FILE, save_model
 from graphcl_rec.train import EarlyStopping, Trainer, load_checkpoint, resolve_device
 from graphcl_rec.train.checkpoint import LAST
 
@@ -88,7 +89,10 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
 
     The three splits are checked to be disjoint before training. With ``write``
     and ``checkpoints``, checkpoints go to ``<out>/<name>-seed<k>/`` (``last.pt``
-    every epoch, ``best.pt`` on improvement).
+    every epoch, ``best.pt`` on improvement). With ``write``, the finished run's
+    model artifact (best weights, model table, training pairs and raw ids; see
+    :mod:`graphcl_rec.serve.artifact`) goes to ``<out>/<name>-seed<k>/model.pt``,
+    which :func:`graphcl_rec.load` reads.
 
     Two protocols are named in every result:
 
@@ -125,6 +129,8 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         ``popularity`` (the popularity baseline's metrics on the split the epoch
         was selected on, ``"val"``, and on test, ``"test"``) and ``warnings``
         (:class:`~graphcl_rec.train.diagnostics.TrainingWarning` s of the run).
+        With ``write``, ``path`` (the results file) and ``artifact`` (the model
+        artifact) are added to the returned dict, not to the file.
 
     Raises:
         LeakageError: If two splits share a pair (with the count).
@@ -141,12 +147,18 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     revision = git_revision()  # the code that trains, not whatever HEAD is at the end
     train, val, test = load_data(cfg.data)
     check_disjoint(train, val, test, names=("train", "val", "test"))
+    if len(test) == 0:
+        raise ValueError("the test split is empty, so the run could not be "
+                         "evaluated: set data.ratios (its third entry) > 0")
     if protocol == "legacy":
         train = concat([train, val]) if len(val) else train
         val = test
     elif len(val) == 0:
-        raise ValueError("the validated protocol needs a validation split "
-                         "(set data.val_ratio > 0)")
+        key = ("data.ratios (its second entry)"
+               if cfg.data.path is not None and cfg.data.format == "delimited"
+               else "data.val_ratio")
+        raise ValueError(f"the validated protocol needs a validation split, and "
+                         f"this one is empty: set {key} > 0")
     model = build_model(cfg.model, train.num_users, train.num_items)
     run_dir = None if resume is None else Path(resume)
     if run_dir is not None and run_dir.is_file():
@@ -203,11 +215,17 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     }
     if write:
         out.mkdir(parents=True, exist_ok=True)
+        # The artifact first: a results file always has its model beside it.
+        artifact = save_model(
+            out / stem / MODEL_FILE, model, train, cfg.model, config=cfg.to_dict(),
+            epoch=history.best_epoch,
+            info={"name": cfg.name, "protocol": protocol, "seed": cfg.seed,
+                  "test": test_metrics})
         path = out / f"{stem}.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(result, indent=1), encoding="utf-8")
         os.replace(tmp, path)
-        result["path"] = str(path)
+        result["path"], result["artifact"] = str(path), str(artifact)
     return result
 
 

@@ -1,4 +1,4 @@
-"""The ``graphcl-rec`` command line: run, train, bench, datasets."""
+"""The ``graphcl-rec`` command line: run, train, bench, recommend, export, datasets."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from graphcl_rec.cli.runs import (
     check_runs_free,
     trainer_allow_change,
 )
+from graphcl_rec.cli.serving import add_commands as add_serving_commands
 from graphcl_rec.train import TrainingWarning
 
 
@@ -32,6 +33,18 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     out = [line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
     return "\n".join(out)
+
+
+def check_distinct_seeds(seeds: Sequence[int] | None) -> None:
+    """Refuses ``--seeds`` naming a seed twice.
+
+    The second run of a seed would meet the first's files only once that one had
+    trained, and end in a conflict after all that training.
+    """
+    given = list(seeds or ())
+    repeated = sorted({s for s in given if given.count(s) > 1})
+    if repeated:
+        raise ValueError(f"argument --seeds: seed(s) {repeated} given more than once")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -63,6 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """Trains one config (possibly over several seeds) and writes results JSON."""
     cfg = load_config(args.config, args.overrides)
+    check_distinct_seeds(args.seeds)
     seeds = args.seeds if args.seeds else [cfg.seed]
     if args.allow_change and args.resume is None:
         raise ValueError("argument --allow-change: only applies with --resume")
@@ -108,6 +122,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
         raise ValueError("--resume continues runs and --overwrite replaces them; "
                          "give one of them")
+    check_distinct_seeds(args.seeds)
     runs = []
     for path in args.configs:
         cfg = load_config(path, args.overrides)
@@ -209,6 +224,7 @@ def parser() -> argparse.ArgumentParser:
                         "it (or --resume) such runs are refused before any trains")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=cmd_bench)
+    add_serving_commands(sub)
     d = sub.add_parser("datasets", help="list datasets with sizes and checksums")
     d.set_defaults(func=cmd_datasets)
     return p

@@ -12,27 +12,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from graphcl_rec.augment import AUGMENTATIONS
 from graphcl_rec.cli.checks import ConfigError, check_keys, check_table, check_value
 from graphcl_rec.cli.schema import REQUIRED, Param, parameters
-from graphcl_rec.models import ENCODERS, OBJECTIVES
-from graphcl_rec.registry import Registry
+from graphcl_rec.models import OBJECTIVES
+from graphcl_rec.models.build import (  # the builder's defaults, re-exported here
+    DEFAULT_ENCODER,
+    DEFAULT_NAMES,
+    DEFAULT_OBJECTIVE,
+    FROM_DATA,
+    SUBTABLES,
+    with_default_encoder,
+)
 
-DEFAULT_OBJECTIVE = "bpr"
-"""The objective of a ``[model]`` table without ``objective``."""
-DEFAULT_ENCODER = "lightgcn"
-"""The encoder of a ``[model]`` table without an ``[model.encoder]`` table."""
-DEFAULT_NAMES = {"encoder": DEFAULT_ENCODER}
-"""The ``name`` of a sub-table that has none."""
-SUBTABLES: dict[str, Registry] = {"encoder": ENCODERS, "augment": AUGMENTATIONS}
-"""Objective arguments given as ``[model.<key>]`` tables: ``name`` plus arguments."""
-FROM_DATA = ("num_users", "num_items")
-"""Encoder arguments the builder takes from the data, never from a config."""
-
-
-def with_default_encoder(table: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a ``[model]`` table with the default encoder table if it has none."""
-    return {"encoder": {"name": DEFAULT_ENCODER}, **table}
+__all__ = ["DEFAULT_ENCODER", "DEFAULT_NAMES", "DEFAULT_OBJECTIVE", "FROM_DATA",
+           "SUBTABLES", "check_model", "component_params", "objective_params",
+           "section_params", "with_default_encoder"]
 
 
 def objective_params(table: Mapping[str, Any]) -> dict[str, Param]:

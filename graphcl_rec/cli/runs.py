@@ -1,11 +1,12 @@
 """A run's files, and the rules that keep a finished run from being lost.
 
 A run ``<name>-seed<k>`` (the *stem*) owns three things in its output folder: the
-results ``<stem>.json``, the epoch log ``<stem>.epochs.jsonl`` and the checkpoint
-folder ``<stem>/``. A new run refuses to start where any of them exists (a
-non-empty folder) unless it continues that run (``--resume``) or the user asked to
-replace it (``--overwrite``); replacing deletes the old files first, so results
-of two runs are never mixed.
+results ``<stem>.json``, the epoch log ``<stem>.epochs.jsonl`` and the run folder
+``<stem>/`` (checkpoints, and the finished run's model artifact ``model.pt``). A
+new run refuses to start where any of them exists (a non-empty folder) unless it
+continues that run (``--resume``) or the user asked to replace it
+(``--overwrite``); replacing deletes the old files first, so results of two runs
+are never mixed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
+from graphcl_rec.serve.artifact import MODEL_FILE
 from graphcl_rec.train.checkpoint import BEST, LAST, remove_stale_temporaries
 
 log = logging.getLogger("graphcl_rec")
@@ -75,13 +77,17 @@ def claim_run(out: str | Path, stem: str, overwrite: bool = False) -> None:
         stem: ``<name>-seed<k>`` (``<name>-legacy-seed<k>`` under the legacy
             protocol).
         overwrite: Delete the earlier run's results, epoch log and checkpoints
-            (``last.pt``, ``best.pt``, interrupted writes; other files in its folder
-            stay) instead of refusing.
+            and model artifact (``last.pt``, ``best.pt``, ``model.pt``, interrupted
+            writes; other files in its folder stay) instead of refusing.
 
     Raises:
         RunExistsError: If the run has files and ``overwrite`` is not set.
+        FileExistsError: If ``out`` exists and is not a folder.
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"the output folder {out} exists and is not a "
+                              "directory; give another --out")
     if not overwrite:
         check_runs_free([(out, stem)])
         return
@@ -92,7 +98,7 @@ def claim_run(out: str | Path, stem: str, overwrite: bool = False) -> None:
     folder = out / stem
     if folder.is_dir():
         remove_stale_temporaries(folder)
-        for name in (LAST, BEST):
+        for name in (LAST, BEST, MODEL_FILE):
             if (folder / name).is_file():
                 (folder / name).unlink()
                 log.warning("--overwrite: deleted %s", folder / name)

@@ -35,6 +35,7 @@ def check_file(path: str | Path) -> Path:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
+        TypeError: If ``path`` is not a ``str`` or ``os.PathLike``.
         DataError: Naming what the path is instead: missing, a broken or looping
             symbolic link, a directory, a FIFO, a socket, a device, or unreadable.
 
@@ -47,6 +48,8 @@ def check_file(path: str | Path) -> Path:
         ...         print(exc.message)
         is a directory, expected a file
     """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"'path' must be a str or os.PathLike (got {path!r})")
     path = Path(path)
     try:
         info = os.stat(path)

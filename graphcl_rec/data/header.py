@@ -52,17 +52,24 @@ def _parses(text: str) -> bool:
     return True
 
 
-def _is_header(table: Table, cols: dict[str, str | int], strong: bool) -> bool:
-    """Whether the first row is a header (``strong``: only unambiguous signs)."""
+def _header_sign(table: Table, cols: dict[str, str | int]) -> str | None:
+    """Why the first row is unambiguously a header, or ``None``."""
     first = table.row(0)
     named = _named(first, table)
     if "user" in named and "item" in named:
+        return "it names the user and item columns"
+    for role, c in cols.items():
+        if role in NUMERIC and isinstance(c, int) and not _parses(first[c]):
+            return f"its {role} field {first[c]!r} is not a number"
+    return None
+
+
+def _is_header(table: Table, cols: dict[str, str | int]) -> bool:
+    """Whether the first row is a header (unambiguous signs, then weaker ones)."""
+    if _header_sign(table, cols) is not None:
         return True
-    numeric = [c for r, c in cols.items() if r in NUMERIC and isinstance(c, int)]
-    if any(not _parses(first[c]) for c in numeric):
-        return True
-    if strong:
-        return False
+    first = table.row(0)
+    named = _named(first, table)
     if "user" in named or "item" in named or len(named) >= 2:
         return True
     ids = (int(cols["user"]), int(cols["item"]))
@@ -87,11 +94,14 @@ def resolve_columns(
                 f"{width} columns)",
                 0,
             )
-    if header is False and _is_header(table, cols, strong=True):
-        raise table.error("line looks like a header; pass header=True", 0)
+    sign = _header_sign(table, cols) if header is False else None
+    if sign is not None:
+        raise table.error(
+            f"line looks like a header ({sign}); pass header=True, or fix the line", 0
+        )
     if header == "auto":
         named = any(isinstance(c, str) for c in cols.values())
-        header = named or _is_header(table, cols, strong=False)
+        header = named or _is_header(table, cols)
     if not header:
         if columns is None and width > 2:
             logger.warning(

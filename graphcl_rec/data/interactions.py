@@ -52,7 +52,10 @@ class Interactions:
 
     def __post_init__(self) -> None:
         if self.user.dim() != 1 or self.item.dim() != 1:
-            raise ValueError("'user' and 'item' must be 1-D tensors")
+            raise ValueError(
+                f"'user' and 'item' must be 1-D tensors (got shapes "
+                f"{tuple(self.user.shape)} and {tuple(self.item.shape)})"
+            )
         if self.user.numel() != self.item.numel():
             raise ValueError(
                 f"'user' and 'item' differ in length "
@@ -64,7 +67,10 @@ class Interactions:
                 f"{self.item.dtype})"
             )
         if self.num_users < 0 or self.num_items < 0:
-            raise ValueError("'num_users' and 'num_items' must be non-negative")
+            raise ValueError(
+                f"'num_users' and 'num_items' must be non-negative (got "
+                f"{self.num_users}, {self.num_items})"
+            )
         if self.user.numel() > 0:
             lo_u, hi_u = int(self.user.min()), int(self.user.max())
             lo_i, hi_i = int(self.item.min()), int(self.item.max())
@@ -79,9 +85,15 @@ class Interactions:
                     f"(got {lo_i}..{hi_i})"
                 )
         if self.user_ids is not None and len(self.user_ids) != self.num_users:
-            raise ValueError("'user_ids' must have one entry per user")
+            raise ValueError(
+                f"'user_ids' must have one entry per user (got "
+                f"{len(self.user_ids)} for {self.num_users} users)"
+            )
         if self.item_ids is not None and len(self.item_ids) != self.num_items:
-            raise ValueError("'item_ids' must have one entry per item")
+            raise ValueError(
+                f"'item_ids' must have one entry per item (got "
+                f"{len(self.item_ids)} for {self.num_items} items)"
+            )
         for name in ("timestamp", "weight"):
             value = getattr(self, name)
             if value is not None and (

@@ -103,7 +103,11 @@ def _filter(
                 if (other in values)
                 else ""
             )
-            raise ValueError(f"'{name}' needs a '{role}' column in 'columns'{hint}")
+            raise DataError(
+                f"'{name}' needs a '{role}' column, and none is read{hint}; name "
+                f"it in the header or in 'columns'",
+                path=table.path,
+            )
         kept &= values[role] >= bound
         if not kept.any():
             col = values[role]

@@ -81,7 +81,10 @@ def _assign(
     """Cuts each user's ordered pairs (or all pairs) by cumulative ratios."""
     if (
         len(ratios) < 1
-        or any(not isinstance(r, int | float) or not r >= 0 for r in ratios)
+        or any(
+            isinstance(r, bool) or not isinstance(r, int | float) or not r >= 0
+            for r in ratios
+        )
         or abs(sum(ratios) - 1) > 1e-6
     ):
         raise ValueError(
@@ -178,8 +181,9 @@ def holdout(
         >>> [len(p) for p in holdout(inter, 0.2, seed=0)]
         [8, 2]
     """
-    if not 0.0 <= ratio < 1.0:
-        raise ValueError(f"'ratio' must be in [0, 1) (got {ratio})")
+    if (isinstance(ratio, bool) or not isinstance(ratio, int | float)
+            or not 0.0 <= ratio < 1.0):
+        raise ValueError(f"'ratio' must be a number in [0, 1) (got {ratio!r})")
     order = _random_order(train, seed)
     fit, val = _assign(train, order, (1.0 - ratio, ratio), True, ["train", "val"], cold)
     return fit, val

@@ -3,9 +3,11 @@
 :class:`TrainedRecommender` wraps a trained
 :class:`~graphcl_rec.models.base.Recommender` and its training graph;
 :class:`EmbeddingRecommender` serves fixed embeddings (what :func:`load_exported`
-returns).
+returns); :func:`load` reads a finished run's model artifact
+(:func:`save_model`) back into a :class:`TrainedRecommender`.
 """
 
+from graphcl_rec.serve.artifact import MODEL_FILE, read_artifact, save_model
 from graphcl_rec.serve.embeddings import EmbeddingRecommender
 from graphcl_rec.serve.export import (
     build_ann_index,
@@ -15,12 +17,14 @@ from graphcl_rec.serve.export import (
 )
 from graphcl_rec.serve.foldin import fit_new_rows, propagate_new_nodes
 from graphcl_rec.serve.ids import IdMap, RawId, UnknownIdError
+from graphcl_rec.serve.load import load
 from graphcl_rec.serve.recommender import TrainedRecommender
 from graphcl_rec.serve.update import grow_table, update
 
 __all__ = [
     "EmbeddingRecommender",
     "IdMap",
+    "MODEL_FILE",
     "RawId",
     "TrainedRecommender",
     "UnknownIdError",
@@ -29,7 +33,10 @@ __all__ = [
     "faiss_available",
     "fit_new_rows",
     "grow_table",
+    "load",
     "load_exported",
     "propagate_new_nodes",
+    "read_artifact",
+    "save_model",
     "update",
 ]

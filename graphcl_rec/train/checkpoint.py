@@ -20,6 +20,7 @@ or inf. The trainer writes (format version 2):
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -110,7 +111,11 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
     full = {"format_version": FORMAT_VERSION, "library_version": __version__,
             "torch_version": str(torch.__version__), **state}
     _check_plain(full, "checkpoint")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise FileExistsError(f"cannot write checkpoint {path}: a file stands where "
+                              f"its folder {path.parent} should be") from None
     remove_stale_temporaries(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                dir=path.parent)
@@ -159,6 +164,18 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _check_map_location(map_location: str | torch.device) -> None:
+    """Refuses a device a load could not map to (else it reads as a corrupt file)."""
+    try:
+        device = torch.device(map_location)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"'map_location' is not a device: {map_location!r} "
+                         f"({str(exc).splitlines()[0][:120]})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"'map_location' is {map_location!r} but CUDA is not "
+                         "available")
+
+
 def load_checkpoint(path: str | Path, expected_config: Mapping[str, Any] | None = None,
                     map_location: str | torch.device = "cpu",
                     allow_change: Collection[str] = ()) -> dict[str, Any]:
@@ -181,6 +198,7 @@ def load_checkpoint(path: str | Path, expected_config: Mapping[str, Any] | None 
         The checkpoint dict.
 
     Raises:
+        ValueError: If ``map_location`` is not an available device.
         CheckpointError: One line naming the file and what is wrong: missing,
             empty, not a checkpoint, truncated or corrupt, a seal that does not
             match (bytes changed after writing) or is absent, unsafe pickle
@@ -189,6 +207,14 @@ def load_checkpoint(path: str | Path, expected_config: Mapping[str, Any] | None 
             non-finite tensor (naming it).
     """
     path = Path(path)
+    _check_map_location(map_location)
+    if not path.exists() and path.is_symlink():
+        try:
+            os.stat(path)
+        except OSError as exc:
+            what = ("a symbolic link loop" if exc.errno == errno.ELOOP
+                    else f"a broken symbolic link (to {os.readlink(path)})")
+            raise CheckpointError(f"cannot read checkpoint {path}: {what}") from None
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}")
     if not path.is_file():

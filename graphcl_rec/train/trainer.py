@@ -6,6 +6,7 @@ import copy
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from graphcl_rec.data.interactions import Interactions
-from graphcl_rec.data.sampling import PairSampler
+from graphcl_rec.data.sampling import MODES, NEGATIVES, PairSampler
 from graphcl_rec.eval.ranking import evaluate
 from graphcl_rec.graph.normalize import adjacency
 from graphcl_rec.models.base import Recommender
@@ -37,6 +38,41 @@ log = logging.getLogger("graphcl_rec")
 _SETTINGS = ("batch_size", "lr", "weight_decay", "eval_every", "k", "sampler",
              "num_negatives", "negative_sampling", "seed")
 """Trainer arguments a resumed run must share with its checkpoint."""
+
+
+def _check_settings(*, lr: float, weight_decay: float, batch_size: int,
+                    num_negatives: int, eval_batch_size: int | None, sampler: str,
+                    negative_sampling: str, k: Sequence[int],
+                    device: str | torch.device) -> None:
+    """Refuses arguments that would otherwise fail, or train on nonsense, in ``fit``.
+
+    Each error names the argument and its value.
+    """
+    if not math.isfinite(lr):
+        raise ValueError(f"'lr' must be a finite number > 0 (got {lr})")
+    if not (weight_decay >= 0 and math.isfinite(weight_decay)):
+        raise ValueError(f"'weight_decay' must be a finite number >= 0 "
+                         f"(got {weight_decay})")
+    sizes: tuple[tuple[str, int | None], ...] = (
+        ("batch_size", batch_size), ("num_negatives", num_negatives),
+        ("eval_batch_size", eval_batch_size))
+    for name, value in sizes:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ValueError(f"'{name}' must be an int >= 1 (got {value!r})")
+    for label, text, choices in (("sampler", sampler, MODES),
+                                 ("negative_sampling", negative_sampling, NEGATIVES)):
+        if text not in choices:
+            raise ValueError(f"Could not resolve {label} {text!r} among choices "
+                             f"{list(choices)}")
+    if (isinstance(k, str) or not isinstance(k, Sequence) or not k
+            or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in k)):
+        raise ValueError(f"'k' must be a non-empty list of ints >= 1 (got {k!r})")
+    if not isinstance(device, torch.device) and (
+            not isinstance(device, str) or device not in ("auto", "cpu", "cuda")
+            and not device.startswith("cuda:")):
+        raise ValueError(f"Could not resolve device {device!r} among choices "
+                         "['auto', 'cpu', 'cuda', 'cuda:<n>']")
 
 
 class Trainer:
@@ -122,10 +158,12 @@ class Trainer:
                  checkpoint_dir: str | Path | None = None, checkpoint_every: int = 1,
                  config: Mapping[str, Any] | None = None,
                  step_guard: str = "auto") -> None:
-        if epochs < 0 or eval_every < 1 or lr <= 0 or checkpoint_every < 1:
-            raise ValueError(f"need epochs >= 0, eval_every >= 1, lr > 0 and "
-                             f"checkpoint_every >= 1 (got {epochs}, {eval_every}, "
-                             f"{lr}, {checkpoint_every})")
+        for name, value, low in (("epochs", epochs, 0), ("eval_every", eval_every, 1),
+                                 ("checkpoint_every", checkpoint_every, 1)):
+            if value < low:
+                raise ValueError(f"'{name}' must be >= {low} (got {value})")
+        if lr <= 0:
+            raise ValueError(f"'lr' must be a finite number > 0 (got {lr})")
         if max_seconds is not None and not max_seconds >= 0:
             raise ValueError(f"max_seconds must be >= 0 seconds, or None for no "
                              f"budget (got {max_seconds})")
@@ -134,6 +172,23 @@ class Trainer:
         if step_guard not in ("auto", "step", "epoch"):
             raise ValueError(f"Could not resolve step_guard '{step_guard}' among "
                              "choices ['auto', 'step', 'epoch']")
+        _check_settings(lr=lr, weight_decay=weight_decay, batch_size=batch_size,
+                        num_negatives=num_negatives, eval_batch_size=eval_batch_size,
+                        sampler=sampler, negative_sampling=negative_sampling, k=k,
+                        device=device)
+        if log_path is not None and Path(log_path).is_dir():
+            raise ValueError(f"'log_path' is a directory, expected a file to write: "
+                             f"{log_path}")
+        if checkpoint_dir is not None and (Path(checkpoint_dir).exists()
+                                           and not Path(checkpoint_dir).is_dir()):
+            raise ValueError(f"'checkpoint_dir' exists and is not a directory: "
+                             f"{checkpoint_dir}")
+        monitor = None if early_stopping is None else early_stopping.monitor
+        cut = None if monitor is None else re.fullmatch(r".+@([0-9]+)", str(monitor))
+        if cut is not None and int(cut[1]) not in k:
+            raise ValueError(f"early stopping monitors {monitor!r}, "
+                             f"which is never computed: 'k' is {list(k)}; monitor "
+                             f"a cut-off of 'k' or add {cut[1]} to it")
         self.step_guard = step_guard
         self.epochs, self.batch_size, self.lr = epochs, batch_size, lr
         self.weight_decay, self.eval_every, self.k = weight_decay, eval_every, list(k)

@@ -41,7 +41,7 @@ def test_checkpoints_go_next_to_the_results(tmp_path, config):
     assert main(["train", str(config), "--out", str(out), "--no-progress",
                  "--train.epochs=2"]) == 0
     run_dir = out / "tiny-seed3"
-    assert {p.name for p in run_dir.iterdir()} == {"last.pt", "best.pt"}
+    assert {p.name for p in run_dir.iterdir()} == {"last.pt", "best.pt", "model.pt"}
     state = load_checkpoint(run_dir / "last.pt")
     assert state["epoch"] == 2 and state["config"]["model"]["encoder"]["dim"] == 8
     assert "epochs" not in state["config"]["train"]  # may grow on resume

@@ -65,6 +65,7 @@ def test_main_job_runs_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "mf" in out and "xsimgcl" in out and "test recall@20" in out
     assert (tmp_path / "ml-100k-mf-seed0.json").exists()
+    assert (tmp_path / "ml-100k-mf-seed0" / "model.pt").is_file()  # graphcl_rec.load
 
 
 def test_main_job_rejects_unknown_model(capsys):

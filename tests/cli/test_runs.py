@@ -26,7 +26,8 @@ def test_train_refuses_to_replace_a_finished_run(tmp_path, ratings, capsys):
     assert run(capsys, "train", cfg, "--out", out)[0] == 0
     before = snapshot(out)
     assert {str(p) for p in before} == {"tiny-seed3.json", "tiny-seed3.epochs.jsonl",
-                                        "tiny-seed3/last.pt", "tiny-seed3/best.pt"}
+                                        "tiny-seed3/last.pt", "tiny-seed3/best.pt",
+                                        "tiny-seed3/model.pt"}
     code, err = run(capsys, "train", cfg, "--out", out, "--train.epochs=1")
     assert code == 2 and len(err.splitlines()) == 1
     assert "RunExistsError: 1 run(s) already have results: tiny-seed3 (" in err
