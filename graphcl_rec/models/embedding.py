@@ -16,16 +16,14 @@ class EmbeddingEncoder(Encoder):
         num_users: Number of users ``U``.
         num_items: Number of items ``I``.
         dim: Embedding size ``d``.
-        init: ``"normal"`` (std 0.1, the default: a scale that does not depend on
-            the number of users and items, which keeps the balance between BPR and
-            a contrastive term the same on every dataset; see
-            ``benchmarks/results/robustness/README.md``) or ``"xavier"`` (SGL/SimGCL
-            reference code, whose scale shrinks as the tables grow; std 0.1 is
-            LightGCN's PyTorch code).
+        init: ``"xavier"`` (the default; SGL/SimGCL reference code; its scale
+            shrinks as the tables grow, which the contrastive objectives' ``ssl_warmup``
+            compensates for, see ``benchmarks/results/robustness/README.md``) or
+            ``"normal"`` (std 0.1, LightGCN's PyTorch code).
     """
 
     def __init__(
-        self, num_users: int, num_items: int, *, dim: int = 64, init: str = "normal"
+        self, num_users: int, num_items: int, *, dim: int = 64, init: str = "xavier"
     ) -> None:
         super().__init__()
         if num_users <= 0 or num_items <= 0 or dim <= 0:

@@ -30,7 +30,7 @@ class LightGCN(EmbeddingEncoder):
         num_items: Number of items ``I``.
         dim: Embedding size ``d``.
         num_layers: Number of propagation layers ``L``.
-        init: ``"normal"`` (default) or ``"xavier"`` (see
+        init: ``"xavier"`` (default) or ``"normal"`` (see
             :class:`~graphcl_rec.models.embedding.EmbeddingEncoder`).
         include_ego: Average layers ``0..L`` (LightGCN, SGL) or ``1..L`` (SimGCL).
 
@@ -55,7 +55,7 @@ class LightGCN(EmbeddingEncoder):
         *,
         dim: int = 64,
         num_layers: int = 3,
-        init: str = "normal",
+        init: str = "xavier",
         include_ego: bool = True,
     ) -> None:
         if num_layers < 0:

@@ -21,7 +21,7 @@ class MF(EmbeddingEncoder):
         num_users: Number of users ``U``.
         num_items: Number of items ``I``.
         dim: Embedding size ``d``.
-        init: ``"normal"`` (default) or ``"xavier"`` (see
+        init: ``"xavier"`` (default) or ``"normal"`` (see
             :class:`~graphcl_rec.models.embedding.EmbeddingEncoder`).
 
     Shapes:

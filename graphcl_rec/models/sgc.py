@@ -26,7 +26,7 @@ class SGC(EmbeddingEncoder):
         dim: Embedding size ``d``.
         num_layers: Number of propagation steps ``K``.
         linear: Apply a learnable ``d x d`` map after propagation.
-        init: ``"normal"`` (default) or ``"xavier"`` (see
+        init: ``"xavier"`` (default) or ``"normal"`` (see
             :class:`~graphcl_rec.models.embedding.EmbeddingEncoder`).
 
     Shapes:
@@ -47,7 +47,7 @@ class SGC(EmbeddingEncoder):
         dim: int = 64,
         num_layers: int = 2,
         linear: bool = False,
-        init: str = "normal",
+        init: str = "xavier",
     ) -> None:
         if num_layers < 0:
             raise ValueError(f"'num_layers' must be >= 0 (got {num_layers})")
