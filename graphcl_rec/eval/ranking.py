@@ -328,6 +328,17 @@ def _embed(model: Embedder, graph: Interactions) -> tuple[Tensor, Tensor]:
     device = param.device if param is not None else torch.device("cpu")
     num_layers = int(model.encoder.num_layers)
     adjs = [adjacency(graph.to(device))] * num_layers if num_layers else []
+    return embed_for_ranking(model, adjs)
+
+
+def embed_for_ranking(model: Embedder, adjs: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """``model.embed(adjs)`` in eval mode without gradients (the mode is restored).
+
+    The embeddings :func:`evaluate` ranks with; a caller that already holds the
+    normalised graph (the trainer) computes them once and passes the tuple to
+    :func:`evaluate` and to whatever else reads them.
+    """
+    module = model if isinstance(model, nn.Module) else None
     was_training = module is not None and module.training
     if module is not None:
         module.eval()

@@ -29,13 +29,11 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from graphcl_rec.analysis.embeddings import EmbeddingProbe
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.eval.popularity import popularity_metrics
-from graphcl_rec.models.base import Recommender
 from graphcl_rec.train.history import History
 
 log = logging.getLogger("graphcl_rec")
@@ -103,13 +101,13 @@ class RunMonitor:
         history.baseline = self.baseline
         history.warnings = [w for r in history.records for w in r.get("warnings", [])]
 
-    def on_eval(self, model: Recommender, adjs: list[Tensor], record: dict[str, Any],
+    def on_eval(self, embeddings: tuple[Tensor, Tensor], record: dict[str, Any],
                 history: History) -> None:
         """Measures one evaluated epoch into ``record`` and raises due warnings.
 
         Args:
-            model: The model, as just evaluated.
-            adjs: The training graph, one adjacency per encoder layer.
+            embeddings: ``(user [U, d], item [I, d])`` embeddings the epoch was
+                evaluated with.
             record: This epoch's record, holding ``val``; receives
                 ``diagnostics``, ``popularity`` (on the first evaluated epoch)
                 and ``warnings`` (if any fired).
@@ -120,7 +118,7 @@ class RunMonitor:
             return
         if not any("val" in r for r in history.records):
             record["popularity"] = self.baseline
-        record["diagnostics"] = self.probe(*_embeddings(model, adjs))
+        record["diagnostics"] = self.probe(*embeddings)
         fired = {w["kind"] for w in history.warnings}
         new = []
         if "validation_drop" not in fired and self._dropped(history, record):
@@ -177,14 +175,3 @@ class RunMonitor:
         if history is not None:
             history.warnings.append(entry)
         return entry
-
-
-def _embeddings(model: Recommender, adjs: list[Tensor]) -> tuple[Tensor, Tensor]:
-    """``model.embed(adjs)`` in eval mode without gradients (mode restored)."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return model.embed(adjs)
-    finally:
-        model.train(was_training)

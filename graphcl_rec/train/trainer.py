@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import MODES, NEGATIVES, PairSampler
-from graphcl_rec.eval.ranking import evaluate
+from graphcl_rec.eval.ranking import embed_for_ranking, evaluate
 from graphcl_rec.graph.normalize import adjacency
 from graphcl_rec.models.base import Recommender
 from graphcl_rec.train.checkpoint import load_checkpoint
@@ -294,11 +294,13 @@ class Trainer:
             stop = improved = False
             if val is not None and (epoch + 1) % self.eval_every == 0:
                 t0 = time.perf_counter()
-                metrics = evaluate(model, graph=train, target=val, exclude=train,
-                                   k=self.k, batch_size=self.eval_batch_size)
+                embeddings = embed_for_ranking(model, adjs)  # once: ranking, probe
+                metrics = evaluate(embeddings, graph=train, target=val,
+                                   exclude=train, k=self.k,
+                                   batch_size=self.eval_batch_size)
                 record["val"] = metrics
                 record["eval_seconds"] = time.perf_counter() - t0
-                monitor.on_eval(model, adjs, record, history)
+                monitor.on_eval(embeddings, record, history)
                 stop = stopper.step(metrics)
                 improved = stopper.improved
                 if improved:
