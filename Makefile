@@ -26,6 +26,7 @@ lint: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[docs]"
+	$(BIN)/python -m benchmarks.docs_pages
 	$(BIN)/mkdocs build --strict
 
 clean:

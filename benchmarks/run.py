@@ -12,8 +12,18 @@ Subcommands (``python -m benchmarks.run SUBCOMMAND --help`` for each one's optio
 * ``ab --old REV -- SUBCOMMAND ...``: a subcommand on two library trees, alternated.
 * ``diagnose``: gradient shares and embedding norms of BPR and the contrastive term.
 * ``sweep``: validation curves of objectives under ``init`` / ``ssl_warmup`` variants.
+* ``variants``: one objective under constructor-argument variants at a time budget.
 * ``robust``: every objective at its defaults on five datasets and several seeds,
   against popularity and LightGCN at the same wall-clock budget (issue 18).
+* ``serve-load``: the HTTP service (``graphcl-rec serve``) under concurrent clients on
+  loopback: latency, requests/s, errors, and that no posted feedback is lost.
+* ``foldin`` / ``update`` / ``ann`` / ``latency``: held-out users folded in, new
+  feedback four ways, the exported faiss index, and exact ``recommend()`` latency
+  (issue 19; results in ``benchmarks/results/serving/``).
+* ``uniformity``: LightGCN, SGL-ED and XSimGCL embeddings projected with t-SNE, with
+  density estimates, uniformity and alignment (the SimGCL paper's figure).
+* ``scale --pairs 1e6,3e6``: epoch time and peak memory of training and of full-ranking
+  evaluation on synthetic power-law graphs fitted to Gowalla (issue 23).
 
 Every subcommand prints its figures and, with ``--json PATH``, writes them with the
 date, git revision, torch version, threads and CPU model. Run from the repository
@@ -36,8 +46,16 @@ from benchmarks.bench import (
     peers,
     probe,
     robust,
+    scale,
+    serve_ann,
+    serve_foldin,
+    serve_latency,
+    serve_load,
+    serve_update,
     sweep,
     training,
+    uniformity,
+    variants,
 )
 
 
@@ -55,7 +73,15 @@ def parser() -> argparse.ArgumentParser:
     ab.add_parser(sub)
     diagnose.add_parser(sub)
     sweep.add_parser(sub)
+    variants.add_parser(sub)
     robust.add_parser(sub)
+    serve_load.add_parser(sub)
+    serve_foldin.add_parser(sub)
+    serve_update.add_parser(sub)
+    serve_ann.add_parser(sub)
+    serve_latency.add_parser(sub)
+    uniformity.add_parser(sub)
+    scale.add_parser(sub)
     return p
 
 

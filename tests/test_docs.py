@@ -1,12 +1,14 @@
-"""The documentation site: every tutorial's Python blocks run, and the site builds.
+"""The documentation site: every page's Python blocks run, and the site builds.
 
-Each page under ``docs/tutorials/`` is run block by block, in order, in one namespace
-per page, in a fresh working directory, with ``GRAPHCL_REC_DOCS_QUICK=1`` (small data,
-one or two epochs) and matplotlib's Agg backend. A block fenced as ```` ```python ````
-runs; a fence with ``title="name.py"`` is written to ``name.py`` in the working
-directory instead (a module that later blocks import); put ``<!-- no-run -->`` on
-the line before a fence to show a block without running it (docs/index.md documents
-all three).
+Each page under ``docs/`` with Python blocks (every tutorial has some) is run block
+by block, in order, in one namespace per page, in a fresh working directory, with
+``GRAPHCL_REC_DOCS_QUICK=1`` (small data, one or two epochs) and matplotlib's Agg
+backend. A block fenced as ```` ```python ```` runs; a fence with
+``title="name.py"`` is written to ``name.py`` in the working directory instead (a
+module that later blocks import); put ``<!-- no-run -->`` on the line before a
+fence to show a block without running it (docs/index.md documents all three).
+Bash blocks are shown, never run. The pages made from results files
+(``python -m benchmarks.docs_pages``) must be what those files make now.
 """
 
 from __future__ import annotations
@@ -121,11 +123,34 @@ def test_there_are_tutorials():
     assert len(TUTORIALS) >= 5
 
 
-@pytest.mark.parametrize("page", TUTORIALS, ids=[p.stem for p in TUTORIALS])
-def test_tutorial_runs(page, quick):
+PAGES = sorted(set(TUTORIALS) | {p for p in DOCS.rglob("*.md")
+                                  if extract_blocks(p.read_text())})
+"""Every tutorial, and every other page that has a runnable Python block."""
+
+
+@pytest.mark.parametrize("page", PAGES,
+                         ids=[p.relative_to(DOCS).with_suffix("").as_posix()
+                              for p in PAGES])
+def test_page_runs(page, quick):
     blocks = extract_blocks(page.read_text())
     assert blocks, f"{page.name} has no runnable python block"
     run_page(page.read_text(), page.relative_to(DOCS).as_posix())
+
+
+def test_readme_quickstart_runs(quick):
+    """README.md's example, with one epoch instead of its hundred."""
+    text = (ROOT / "README.md").read_text()
+    assert text.count("epochs=100,") == 1, "the README example's epochs changed"
+    ns = run_page(text.replace("epochs=100,", "epochs=1,"), "README.md")
+    assert ns["trainer"].epochs == 1 and len(ns["model"].state_dict()) > 0
+
+
+def test_generated_pages_are_up_to_date():
+    from benchmarks.docs_pages.__main__ import build_pages, stale
+
+    problems = stale(build_pages(ROOT), ROOT)
+    assert not problems, ("\n".join(problems)
+                          + "\nregenerate with `python -m benchmarks.docs_pages`")
 
 
 BROKEN = """\

@@ -52,8 +52,13 @@ REFERENCES = ("popularity", "lightgcn-1epoch")
 """Cheap reference runs added to every selection (the flags are read against them)."""
 
 FIXED = {"popularity": None, "lightgcn-1epoch": ("bpr", "lightgcn"),
-         "mf": ("bpr", "mf"), "lightgcn": ("bpr", "lightgcn")}
+         "mf": ("bpr", "mf"), "lightgcn": ("bpr", "lightgcn"),
+         "lightgcn-mixgcf": ("bpr", "lightgcn")}
 """Models that are not ``objective name -> (objective, LightGCN)``."""
+
+EXTRA = {"lightgcn-mixgcf": ({"hard_negatives": "mixgcf"}, {"num_negatives": 16})}
+"""Objective and Trainer arguments of a model beyond the defaults (MixGCF's
+negatives need candidates: 16 per pair, the smallest count in the paper)."""
 
 REQUIRED = {"augment": ("EdgeDropout(p=0.1)",
                         lambda gr: gr.augment.EdgeDropout(p=0.1))}
@@ -89,12 +94,13 @@ def build_model(name: str, num_users: int, num_items: int, dim: int, layers: int
     from graphcl_rec.models import ENCODERS, OBJECTIVES
 
     objective, encoder = FIXED.get(name) or (name, "lightgcn")
+    extra = EXTRA.get(name, ({}, {}))[0]
     enc_cls = ENCODERS.get(encoder)
     wanted = {"dim": dim, "num_layers": layers}
     enc_kw = {p.name: wanted[p.name] for p in _params(enc_cls) if p.name in wanted}
     enc = enc_cls(num_users, num_items, **enc_kw)
     obj_cls = OBJECTIVES.get(objective)
-    kwargs, shown = {}, []
+    kwargs, shown = dict(extra), [f"{k}={v!r}" for k, v in extra.items()]
     for p in _params(obj_cls):
         if p.default is inspect.Parameter.empty and p.kind in (
                 p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
@@ -108,7 +114,9 @@ def build_model(name: str, num_users: int, num_items: int, dim: int, layers: int
                 if p.default is not inspect.Parameter.empty}
     enc_text = ", ".join(f"{k}={v}" for k, v in enc_kw.items())
     call = (f"{obj_cls.__name__}({enc_cls.__name__}({num_users}, {num_items}, "
-            f"{enc_text}){''.join(', ' + s for s in shown)})")
+            f"{enc_text}){''.join(', ' + s for s in shown)})"
+            + "".join(f", Trainer({k}={v!r})"
+                      for k, v in EXTRA.get(name, ({}, {}))[1].items()))
     return obj_cls(enc, **kwargs), call, defaults
 
 
@@ -278,7 +286,7 @@ def _train(name: str, data: robust_data.Dataset, seed: int,
         epochs=1 if one_epoch else args.epochs, batch_size=args.batch_size,
         lr=args.lr, max_seconds=None if one_epoch else args.budget_seconds,
         seed=seed, reset_parameters=True, early_stopping=early, progress=False,
-        device=str(device))
+        device=str(device), **EXTRA.get(name, ({}, {}))[1])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         t0 = time.perf_counter()

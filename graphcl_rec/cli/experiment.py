@@ -21,10 +21,13 @@ from graphcl_rec.models import Recommender
 from graphcl_rec.serve.artifact import MODEL_FILE, save_model
 from graphcl_rec.train import EarlyStopping, Trainer, load_checkpoint, resolve_device
 from graphcl_rec.train.checkpoint import LAST
+from graphcl_rec.train.distributed import is_main_process
 
 VOLATILE = ("output_dir", "train.epochs", "train.max_seconds", "train.eval_batch_size",
-            "train.device", "train.checkpoint_every", "train.step_guard")
-"""Config keys a resumed run may change (the trainer checks the resolved device)."""
+            "train.device", "train.checkpoint_every", "train.step_guard",
+            "train.batch_size")
+"""Config keys a resumed run may change (the trainer checks the resolved device,
+and that ``batch_size`` times the number of processes, the global batch, is kept)."""
 
 log = logging.getLogger("graphcl_rec")
 
@@ -125,7 +128,9 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
 
     Returns:
         The results dict (also written as JSON): config, seed, versions, git
-        revision, device, history, best epoch, test metrics, timings, peak memory,
+        revision, device, history, best epoch, test metrics, ``beyond_accuracy``
+        (``{"test": {"diversity@K", "novelty@K", "coverage@K"}}``, see
+        :func:`graphcl_rec.eval.evaluate`), timings, peak memory,
         ``popularity`` (the popularity baseline's metrics on the split the epoch
         was selected on, ``"val"``, and on test, ``"test"``) and ``warnings``
         (:class:`~graphcl_rec.train.diagnostics.TrainingWarning` s of the run).
@@ -168,7 +173,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     out = Path(out_dir)
     stem = run_stem(cfg, protocol)
     log_path = out / f"{stem}.epochs.jsonl" if write else None
-    if write and resume is None:
+    if write and resume is None and is_main_process():
         claim_run(out, stem, overwrite)
     if run_dir is None and write and checkpoints:
         run_dir = out / stem
@@ -179,13 +184,17 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
                           resume=Path(resume) if resume is not None else False,
                           allow_change=allowed)
     fit_seconds = time.perf_counter() - t0
+    if not is_main_process():  # torch.distributed: rank 0 tests and writes
+        return {"name": cfg.name, "seed": cfg.seed, "history": history.records}
     device = resolve_device(cfg.train.device)
     t1 = time.perf_counter()
-    test_metrics = evaluate(model, graph=train.to(device), target=test.to(device),
-                            exclude=[train.to(device)] if protocol == "legacy"
-                            else [train.to(device), val.to(device)],
-                            k=cfg.train.k, batch_size=cfg.train.eval_batch_size)
+    test_all = evaluate(model, graph=train.to(device), target=test.to(device),
+                        exclude=[train.to(device)] if protocol == "legacy"
+                        else [train.to(device), val.to(device)],
+                        k=cfg.train.k, batch_size=cfg.train.eval_batch_size,
+                        beyond=True)
     test_seconds = time.perf_counter() - t1
+    test_metrics, test_beyond = split_beyond(test_all)
     sparsity = sparsity_report(model, train.to(device), test.to(device),
                                [train.to(device)] if protocol == "legacy"
                                else [train.to(device), val.to(device)], cfg.train.k)
@@ -207,7 +216,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         "stopped_early": history.stopped_early, "val_best": history.best,
         "sparsity": sparsity,
         "popularity": popularity, "warnings": history.warnings,
-        "test": test_metrics,
+        "test": test_metrics, "beyond_accuracy": {"test": test_beyond},
         "seconds_per_epoch": history.mean_seconds("train_seconds"),
         "seconds_per_eval": history.mean_seconds("eval_seconds"),
         "seconds_test_eval": test_seconds, "seconds_total": fit_seconds,
@@ -227,6 +236,23 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         os.replace(tmp, path)
         result["path"], result["artifact"] = str(path), str(artifact)
     return result
+
+
+def split_beyond(metrics: dict[str, float]
+                 ) -> tuple[dict[str, float], dict[str, float]]:
+    """``(accuracy, beyond)``: diversity and novelty moved out, coverage in both.
+
+    ``"test"`` keeps exactly what ``evaluate`` returns without ``beyond``, so a
+    loaded run reproduces it key for key.
+
+    Examples:
+        >>> split_beyond({"recall@5": 0.5, "coverage@5": 0.2, "novelty@5": 3.0})
+        ({'recall@5': 0.5, 'coverage@5': 0.2}, {'coverage@5': 0.2, 'novelty@5': 3.0})
+    """
+    names = ("diversity@", "novelty@", "coverage@")
+    accuracy = {k: v for k, v in metrics.items() if not k.startswith(names[:2])}
+    beyond = {k: v for k, v in metrics.items() if k.startswith(names)}
+    return accuracy, beyond
 
 
 def run_stem(cfg: RunConfig, protocol: str = "validated") -> str:

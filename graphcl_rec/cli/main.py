@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from graphcl_rec.bench.main_job import MAIN_JOB, main_job_configs
-from graphcl_rec.cli.config import load_config
+from graphcl_rec.cli.config import RunConfig, load_config
 from graphcl_rec.cli.experiment import (
     checkpoint_seed,
     run_experiment,
     run_stem,
     with_seed,
 )
+from graphcl_rec.cli.launch import launch_local
 from graphcl_rec.cli.runs import (
     RESUME_CHANGEABLE,
     check_runs_free,
@@ -25,6 +26,7 @@ from graphcl_rec.cli.runs import (
 )
 from graphcl_rec.cli.serving import add_commands as add_serving_commands
 from graphcl_rec.train import TrainingWarning
+from graphcl_rec.train.distributed import env_world_size, launched
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -74,8 +76,32 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Trains one config (possibly over several seeds) and writes results JSON."""
+    """Trains one config (possibly over several seeds) and writes results JSON.
+
+    ``--nproc N`` runs the same command in ``N`` local processes through torchrun;
+    under torchrun (``WORLD_SIZE > 1``) every run trains data-parallel
+    (:mod:`graphcl_rec.train.ddp`) and only rank 0 writes and prints.
+    """
     cfg = load_config(args.config, args.overrides)
+    world = env_world_size()
+    if args.nproc is not None:
+        if args.nproc < 1:
+            raise ValueError(f"argument --nproc: must be >= 1 (got {args.nproc})")
+        if world == 1 and args.nproc > 1:
+            return launch_local(args.nproc, args.argv)
+        if world > 1 and args.nproc != world:
+            raise ValueError(f"argument --nproc: {args.nproc} processes requested "
+                             f"inside a launcher that started WORLD_SIZE={world}; "
+                             "give the count to one of them")
+    with launched(cfg.train.device) as group:
+        main = group is None or group.is_main
+        if not main:  # rank 0 reports; the others stay quiet
+            logging.getLogger("graphcl_rec").setLevel(logging.ERROR)
+        return _train_runs(args, cfg, main)
+
+
+def _train_runs(args: argparse.Namespace, cfg: RunConfig, main: bool) -> int:
+    """The runs of ``train`` in this process (``main``: the one that prints)."""
     check_distinct_seeds(args.seeds)
     seeds = args.seeds if args.seeds else [cfg.seed]
     if args.allow_change and args.resume is None:
@@ -88,7 +114,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.seeds and len(args.seeds) > 1:
             raise ValueError("--resume continues one run; give at most one --seeds")
         seeds = args.seeds or [checkpoint_seed(args.resume)]
-    elif not args.overwrite:
+    elif not args.overwrite and main:
         out = args.out if args.out is not None else cfg.output_dir
         check_runs_free((out, run_stem(with_seed(cfg, s))) for s in seeds)
     for seed in seeds:
@@ -96,6 +122,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                              progress=not args.no_progress, resume=args.resume,
                              overwrite=args.overwrite,
                              allow_change=args.allow_change or ())
+        if not main:
+            continue
         t = res["test"]
         print(f"{cfg.name} seed={seed}: test recall@20={t['recall@20']:.4f} "
               f"ndcg@20={t['ndcg@20']:.4f} best_epoch={res['best_epoch']} "
@@ -155,15 +183,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    """Lists the named datasets with sizes and checksums."""
+    """Lists the named datasets with sizes and checksums (``--stats``: structure)."""
     from graphcl_rec import data
 
-    for name in data.available():
+    names = data.available()
+    for name in args.name or ():
+        if name not in names:
+            raise ValueError(f"argument --name: {name!r} is not available "
+                             f"(available: {names})")
+    if args.clustering_sample < 1:
+        raise ValueError(f"argument --clustering-sample: must be >= 1 "
+                         f"(got {args.clustering_sample})")
+    for name in args.name or names:
         info = data.info(name)
         print(f"{name}: {info['num_users']} users, {info['num_items']} items, "
               f"{info['num_train']} train + {info['num_test']} test pairs")
         for f in info.get("files", []):
             print(f"  {f['path']}  {f['bytes']} bytes  sha256 {f['sha256']}")
+        if args.stats:
+            from graphcl_rec.analysis.graph_stats import format_stats, graph_stats
+
+            train, _, _ = data.load(name, val_ratio=0.0)
+            print("  training graph (train + validation pairs):")
+            stats = graph_stats(train, clustering_sample=args.clustering_sample)
+            for line in format_stats(stats):
+                print(f"    {line}")
     return 0
 
 
@@ -201,6 +245,12 @@ def parser() -> argparse.ArgumentParser:
                         "(e.g. --train.lr=1e-4 --allow-change train.lr to continue a "
                         "run the NaN guard stopped); the resumed optimiser uses the "
                         "new value and the results record the change; repeatable")
+    t.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="train data-parallel in N local processes (torch.distributed "
+                        "via torchrun: gloo on CPU, nccl on CUDA, one GPU each); "
+                        "the same as torchrun --nproc-per-node N -m graphcl_rec.cli "
+                        "train ...; the results equal one process's up to "
+                        "floating-point rounding for BPR objectives")
     t.set_defaults(func=cmd_train)
     b = sub.add_parser("bench", help="benchmark configs over seeds; writes a report")
     b.add_argument("configs", nargs="+")
@@ -226,6 +276,14 @@ def parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
     add_serving_commands(sub)
     d = sub.add_parser("datasets", help="list datasets with sizes and checksums")
+    d.add_argument("--name", action="append", default=None,
+                   help="only this dataset (repeatable)")
+    d.add_argument("--stats", action="store_true",
+                   help="also print the training graph's structure: degrees, "
+                        "density, connected components, bipartite clustering")
+    d.add_argument("--clustering-sample", type=int, default=2000, metavar="N",
+                   help="with --stats: average the clustering over at most N "
+                        "random nodes per side (default 2000)")
     d.set_defaults(func=cmd_datasets)
     return p
 
@@ -234,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; errors print one line (``--debug`` for the traceback)."""
     p = parser()
     args, extra = p.parse_known_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for --nproc
     if args.command in ("train", "bench"):
         args.overrides = extra
     elif extra:

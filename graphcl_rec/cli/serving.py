@@ -1,4 +1,4 @@
-"""``graphcl-rec recommend`` and ``graphcl-rec export``: use a finished run."""
+"""``graphcl-rec recommend``, ``export`` and ``serve``: use a finished run."""
 
 from __future__ import annotations
 
@@ -49,8 +49,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serves a run's model over HTTP (:mod:`graphcl_rec.serve.http`) until stopped."""
+    from graphcl_rec.serve.http import create_app, require_fastapi
+
+    require_fastapi()  # before the model loads: one line naming the extra
+    import uvicorn
+
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"argument --port: must be in 0..65535 (got {args.port})")
+    if not 0 <= args.update_every < math.inf:
+        raise ValueError(f"argument --update-every: must be >= 0 seconds "
+                         f"(got {args.update_every})")
+    if args.update_epochs < 1:
+        raise ValueError(f"argument --update-epochs: must be >= 1 "
+                         f"(got {args.update_epochs})")
+    rec = load(args.run_dir, device=args.device)
+    app = create_app(rec, update_every=args.update_every or None,
+                     update_epochs=args.update_epochs, unknown=args.unknown)
+    print(f"serving {args.run_dir} ({rec.num_users} users, {rec.num_items} items) "
+          f"on http://{args.host}:{args.port}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
 def add_commands(sub: Any) -> None:
-    """Adds ``recommend`` and ``export`` to the ``graphcl-rec`` subparsers."""
+    """Adds ``recommend``, ``export`` and ``serve`` to the command line's subparsers."""
     run_help = ("a finished run: its folder <out>/<name>-seed<k> (holding "
                 "model.pt), its results file <out>/<name>-seed<k>.json, or the "
                 "model.pt file")
@@ -80,3 +104,22 @@ def add_commands(sub: Any) -> None:
     e.add_argument("--overwrite", action="store_true",
                    help="replace an existing PATH")
     e.set_defaults(func=cmd_export)
+    s = sub.add_parser("serve", help="serve a run over HTTP: /recommend, /similar, "
+                                     "/feedback, /health (the 'serve' extra)")
+    s.add_argument("run_dir", metavar="RUN_DIR", help=run_help)
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only)")
+    s.add_argument("--port", type=int, default=8000, help="(default: 8000)")
+    s.add_argument("--update-every", type=float, default=60.0, metavar="SECONDS",
+                   help="apply the pending feedback with an incremental update this "
+                        "often, in the background (default: 60; 0: never)")
+    s.add_argument("--update-epochs", type=int, default=1, metavar="N",
+                   help="fine-tuning epochs per update (default: 1)")
+    s.add_argument("--unknown", choices=list(UNKNOWN), default="error",
+                   help="/recommend for an unknown user unless the request says: "
+                        "'error' (404, default) or the 'popular' items")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--log-level", default="info",
+                   choices=["critical", "error", "warning", "info", "debug"],
+                   help="uvicorn's log level ('info' logs every request)")
+    s.set_defaults(func=cmd_serve)

@@ -63,7 +63,7 @@ class ContrastiveRecommender(BPRRecommender):
 
     def __init__(self, encoder: Encoder, *, tau: float = 0.2, ssl_weight: float = 0.1,
                  reg_weight: float = 1e-4, negatives: str = "all",
-                 reduction: str = "mean", hard_negatives: bool = False,
+                 reduction: str = "mean", hard_negatives: bool | str = False,
                  nce_precision: str = "full", ssl_warmup: int = 1000) -> None:
         super().__init__(encoder, reg_weight=reg_weight, hard_negatives=hard_negatives)
         if tau <= 0:

@@ -18,9 +18,9 @@ class InBatchNCE(Recommender):
     r"""Sampled softmax with in-batch negatives (CLRec / SSM style).
 
     .. math::
-        \mathcal{L} = -\frac{1}{B}\sum_b \log \frac{\exp(s_{b b})}{\sum_{c} \exp(s_{b c})}
-            + \lambda_2 R, \qquad
-        s_{b c} = \cos(e_{u_b}, e_{i_c})/\tau - \log \hat q(i_c)
+        \mathcal{L} = -\frac{1}{B}\sum_b
+            \log \frac{\exp(s_{b b})}{\sum_{c} \exp(s_{b c})} + \lambda_2 R,
+        \qquad s_{b c} = \cos(e_{u_b}, e_{i_c})/\tau - \log \hat q(i_c)
 
     Every other positive of the batch is a negative of user :math:`u_b`, so an item
     is drawn as a negative in proportion to how often the sampler draws it as a
@@ -78,7 +78,7 @@ class InBatchNCE(Recommender):
 
     def loss(self, batch: Batch, adjs: list[Tensor], views: list[list[Tensor]] | None,
              generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """Corrected in-batch softmax of each user over the batch's positives, plus L2."""
+        """Corrected in-batch softmax of each user over the positives, plus L2."""
         rows = torch.cat([batch.user, batch.pos + self.encoder.num_users])
         out = self.encoder(adjs, rows=rows)
         logits = (F.normalize(out.users(batch.user), dim=1)

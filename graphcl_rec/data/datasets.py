@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import torch
 
-from graphcl_rec.data.cache import cached, verify_sha256
+from graphcl_rec.data.cache import cached, sha256_file, verify_sha256
 from graphcl_rec.data.checks import check_disjoint
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.io import load_interactions
@@ -23,6 +23,8 @@ from graphcl_rec.errors import DataError
 logger = logging.getLogger("graphcl_rec")
 
 _FILES = {
+    # PyG's AmazonBook(root=<data>/amazon-book) layout, pinned by git blob id
+    "amazon-book": ("amazon-book/raw/train.txt", "amazon-book/raw/test.txt"),
     "gowalla": ("gowalla/train.txt.gz", "gowalla/test.txt.gz"),
     "ml-100k": ("ml-100k/ratings.tsv.gz",),
     "yelp2018": ("yelp2018/train.txt.gz", "yelp2018/test.txt.gz"),
@@ -48,6 +50,16 @@ def data_root(root: str | Path | None = None) -> Path | None:
     return repo_data if repo_data.is_dir() else None
 
 
+def _verify(base: Path, rel: str) -> str:
+    """The sha256 of a source file, after checking it (``SHA256SUMS`` or a pin)."""
+    if rel.startswith("amazon-book/"):
+        from graphcl_rec.data.pyg_datasets import AMAZON_BOOK_BLOBS, verify_blob
+
+        verify_blob(base / rel, AMAZON_BOOK_BLOBS[Path(rel).name])
+        return sha256_file(base / rel)
+    return verify_sha256(base / rel, base / "SHA256SUMS", rel)
+
+
 @contextlib.contextmanager
 def _sources(name: str, root: str | Path | None) -> Iterator[list[tuple[Path, str]]]:
     """Yields ``(path, sha256)`` of each verified source file of ``name``."""
@@ -55,10 +67,7 @@ def _sources(name: str, root: str | Path | None) -> Iterator[list[tuple[Path, st
     rels = _FILES[name]
     base = data_root(root)
     if base is not None and all((base / rel).is_file() for rel in rels):
-        yield [
-            (base / rel, verify_sha256(base / rel, base / "SHA256SUMS", rel))
-            for rel in rels
-        ]
+        yield [(base / rel, _verify(base, rel)) for rel in rels]
         return
     if all(rel in _PACKAGED for rel in rels):
         package = files("graphcl_rec") / "datasets_data"
@@ -75,8 +84,12 @@ def _sources(name: str, root: str | Path | None) -> Iterator[list[tuple[Path, st
         raise DataError(
             f"no data folder for {name!r}: pass root= or set GRAPHCL_REC_DATA"
         )
-    missing = next(base / rel for rel in rels if not (base / rel).is_file())
-    raise DataError("file not found (pass root= or set GRAPHCL_REC_DATA)", path=missing)
+    missing = [rel for rel in rels if not (base / rel).is_file()]
+    raise DataError(
+        f"{name}: not found: {', '.join(missing)} (this folder needs "
+        f"{', '.join(rels)}; pass root= or set GRAPHCL_REC_DATA)",
+        path=base,
+    )
 
 
 def _read_pairs(path: Path, sha: str, cache_dir: str | Path | None) -> dict[str, Any]:
@@ -163,6 +176,9 @@ def load(
       strings. Validation is carved out of each user's training pairs with
       :func:`~graphcl_rec.data.split.holdout`; ``val_ratio=0`` gives the exact
       published split and an empty validation part.
+    * ``"amazon-book"``: the same, from the files PyG's ``AmazonBook`` downloads
+      (``<root>/amazon-book/raw/train.txt``, ``test.txt``; plain text), checked
+      against their published git blob ids instead of ``SHA256SUMS``.
     * ``"ml-100k"``: every rating counts as a positive; each user's pairs are split
       at random ``0.9 - val_ratio`` / ``val_ratio`` / ``0.1`` (80/10/10 by default;
       the test part does not depend on ``val_ratio``), timestamps kept.
@@ -174,7 +190,8 @@ def load(
     :func:`~graphcl_rec.paths.cache_root`), keyed by their sha256.
 
     Args:
-        name: One of :func:`available` (``"gowalla"``, ``"ml-100k"``, ``"yelp2018"``).
+        name: One of :func:`available` (``"amazon-book"``, ``"gowalla"``,
+            ``"ml-100k"``, ``"yelp2018"``).
         val_ratio: Share of the training pairs held out for validation.
         seed: Seed of the validation (and, for ML-100K, test) draw.
         root: The data folder.

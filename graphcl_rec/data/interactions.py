@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -203,6 +204,25 @@ class Interactions:
         ptr = indptr.tolist()
         items = indices.tolist()
         return [items[ptr[u] : ptr[u + 1]] for u in range(self.num_users)]
+
+    @classmethod
+    def from_pyg(cls, data: Any, **kwargs: Any) -> Interactions:
+        """The pairs of a PyG ``HeteroData``/``Data``/``edge_index``.
+
+        See :func:`graphcl_rec.data.pyg.from_pyg` for the arguments.
+        """
+        from graphcl_rec.data.pyg import from_pyg
+
+        return from_pyg(data, **kwargs)
+
+    def to_pyg(self, kind: str = "hetero", **kwargs: Any) -> Any:
+        """These pairs as a PyG ``HeteroData`` (``kind="hetero"``) or ``Data``.
+
+        See :func:`graphcl_rec.data.pyg.to_pyg` for the arguments.
+        """
+        from graphcl_rec.data.pyg import to_pyg
+
+        return to_pyg(self, kind, **kwargs)  # type: ignore[arg-type]
 
     @cached_property
     def user_index(self) -> dict[str, int]:

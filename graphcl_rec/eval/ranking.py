@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from graphcl_rec.data.interactions import Interactions
+from graphcl_rec.eval.beyond import beyond_from_topk, self_information, unit_rows
 from graphcl_rec.eval.blocks import (
     Exclude,
     Ranker,
@@ -34,6 +35,7 @@ def evaluate_embeddings(
     per_user: Literal[False] = ...,
     memory_budget_mb: float = ...,
     ranker: Ranker = ...,
+    item_degree: Tensor | None = ...,
 ) -> dict[str, float]: ...
 
 
@@ -49,6 +51,7 @@ def evaluate_embeddings(
     per_user: Literal[True],
     memory_budget_mb: float = ...,
     ranker: Ranker = ...,
+    item_degree: Tensor | None = ...,
 ) -> dict[str, Tensor]: ...
 
 
@@ -63,6 +66,7 @@ def evaluate_embeddings(
     per_user: bool = ...,
     memory_budget_mb: float = ...,
     ranker: Ranker = ...,
+    item_degree: Tensor | None = ...,
 ) -> dict[str, float] | dict[str, Tensor]: ...
 
 
@@ -76,6 +80,7 @@ def evaluate_embeddings(
     per_user: bool = False,
     memory_budget_mb: float = 256,
     ranker: Ranker = "auto",
+    item_degree: Tensor | None = None,
 ) -> dict[str, float] | dict[str, Tensor]:
     r"""Full-ranking top-K metrics of dot-product scores :math:`s_{ui} = e_u^\top e_i`.
 
@@ -86,7 +91,12 @@ def evaluate_embeddings(
     and a grouped selection (:func:`~graphcl_rec.eval.blocks.topk_blocks`); hits
     are looked up in the sorted target keys.
     Metric definitions are in :func:`~graphcl_rec.eval.metrics.metrics_from_hits`;
-    ``coverage@K`` is the fraction of items in any scored user's top-K.
+    ``coverage@K`` is the fraction of items in any scored user's top-K. Given
+    ``item_degree``, each user's top-K list also gets ``diversity@K`` (intra-list
+    cosine distance of its item embeddings) and ``novelty@K`` (mean self-information
+    :math:`-\log_2(\max(d_i, 1) / U)` of its items), averaged like the accuracy
+    metrics (:mod:`graphcl_rec.eval.beyond`); they are read from the same top-K
+    lists, so only the scored users count, as for coverage.
 
     Shapes:
         - user_emb: ``[U, d]``, item_emb: ``[I, d]`` (any float dtype, one device).
@@ -107,11 +117,16 @@ def evaluate_embeddings(
             ``"native"``, ``"group-major"`` or ``"row-major"`` force one. All
             return the top-K values up to the rounding of the products'
             summation order.
+        item_degree: ``[I]`` training users per item (e.g.
+            ``train.item_degree()``); given, adds ``diversity@K`` and
+            ``novelty@K`` (with :math:`U` = ``target.num_users``). ``None`` (the
+            default) computes neither.
 
     Returns:
         ``{f"{name}@{K}": float}`` for every metric plus ``coverage@K``; with
         ``per_user=True``, ``{f"{name}@{K}": [N] float64}`` for the ``N`` scored
-        users plus ``"users"``: their ``[N]`` indices (ascending).
+        users (coverage is not per user) plus ``"users"``: their ``[N]`` indices
+        (ascending).
 
     Raises:
         LeakageError: If ``exclude`` contains target pairs (gives the count).
@@ -141,6 +156,13 @@ def evaluate_embeddings(
     num_truth = torch.bincount(truth // num_items, minlength=num_users)
     users = torch.nonzero(num_truth).flatten()
     n = users.numel()
+    beyond = None
+    if item_degree is not None:
+        if item_degree.shape != (num_items,):
+            raise ValueError(f"'item_degree' must have shape ({num_items},) "
+                             f"(got {tuple(item_degree.shape)})")
+        beyond = (unit_rows(item_emb),
+                  self_information(item_degree.to(device), num_users))
 
     zero = torch.zeros((), dtype=torch.float64, device=device)
     sums: dict[str, Tensor] = {}
@@ -152,7 +174,10 @@ def evaluate_embeddings(
         ub = users[s : s + idx.size(0)]
         valid = vals > float("-inf")
         hits = hits_matrix(idx, truth, ub, num_items, valid)
-        for name, value in metrics_from_hits(hits, num_truth[ub], ks).items():
+        per_list = metrics_from_hits(hits, num_truth[ub], ks)
+        if beyond is not None:
+            per_list.update(beyond_from_topk(idx, valid, *beyond, ks))
+        for name, value in per_list.items():
             if per_user:
                 parts.setdefault(name, []).append(value)
             else:
@@ -212,6 +237,7 @@ def evaluate(
     per_user: Literal[False] = ...,
     memory_budget_mb: float = ...,
     ranker: Ranker = ...,
+    beyond: bool = ...,
 ) -> dict[str, float]: ...
 
 
@@ -227,6 +253,7 @@ def evaluate(
     per_user: Literal[True],
     memory_budget_mb: float = ...,
     ranker: Ranker = ...,
+    beyond: bool = ...,
 ) -> dict[str, Tensor]: ...
 
 
@@ -241,6 +268,7 @@ def evaluate(
     per_user: bool = ...,
     memory_budget_mb: float = ...,
     ranker: Ranker = ...,
+    beyond: bool = ...,
 ) -> dict[str, float] | dict[str, Tensor]: ...
 
 
@@ -254,6 +282,7 @@ def evaluate(
     per_user: bool = False,
     memory_budget_mb: float = 256,
     ranker: Ranker = "auto",
+    beyond: bool = False,
 ) -> dict[str, float] | dict[str, Tensor]:
     """Evaluates a recommender by full ranking of its embeddings.
 
@@ -276,6 +305,10 @@ def evaluate(
         per_user: Return per-user tensors instead of means.
         memory_budget_mb: Score-buffer budget when ``batch_size`` is ``None``.
         ranker: How blocks are ranked (see :func:`evaluate_embeddings`).
+        beyond: Also report ``diversity@K`` and ``novelty@K`` (beyond-accuracy
+            metrics of the same top-K lists, with the items' degrees in ``graph``;
+            see :func:`evaluate_embeddings`). Off by default: the validation
+            runs of training do not pay for them.
 
     Returns:
         As :func:`evaluate_embeddings`.
@@ -309,6 +342,7 @@ def evaluate(
         per_user=per_user,
         memory_budget_mb=memory_budget_mb,
         ranker=ranker,
+        item_degree=graph.item_degree() if beyond else None,
     )
 
 

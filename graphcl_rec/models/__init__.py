@@ -11,6 +11,7 @@ from graphcl_rec.models.base import (
 from graphcl_rec.models.bpr import BPRRecommender, hardest_negatives
 from graphcl_rec.models.lightgcn import LightGCN
 from graphcl_rec.models.mf import MF
+from graphcl_rec.models.mixgcf import mixgcf_negatives
 from graphcl_rec.models.sgc import SGC
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "LightGCN",
     "Recommender",
     "hardest_negatives",
+    "mixgcf_negatives",
 ]

@@ -63,6 +63,21 @@ class Encoder(nn.Module, ABC):
     def reset_parameters(self) -> None:
         """Re-initialises every parameter."""
 
+    def pool(self, layers: list[Tensor]) -> Tensor:
+        """Combines per-layer embeddings into final ones, as :meth:`forward` does.
+
+        Args:
+            layers: ``[*S, d]`` embeddings of the same nodes at each layer the
+                output holds (``EncoderOutput.layer(0)``, ``layer(1)``, ...).
+
+        Returns:
+            ``[*S, d]``: the final embeddings of nodes with these layers. The
+            default is the layer mean; an encoder whose ``forward`` combines its
+            layers otherwise overrides this (MixGCF's synthetic negatives,
+            :mod:`graphcl_rec.models.mixgcf`, are pooled with it).
+        """
+        return torch.stack(layers).mean(0)
+
     def check_adjs(self, adjs: list[Tensor]) -> None:
         """Raises ``ValueError`` unless exactly one adjacency per layer is given."""
         if len(adjs) != self.num_layers:

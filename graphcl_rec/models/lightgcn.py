@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -10,6 +12,12 @@ from graphcl_rec.graph.rows import take_rows
 from graphcl_rec.models.base import ENCODERS, Perturb
 from graphcl_rec.models.embedding import EmbeddingEncoder
 from graphcl_rec.models.output import EncoderOutput
+from graphcl_rec.models.pyg import (
+    PROPAGATIONS,
+    forward_pyg,
+    from_pyg_model,
+    to_pyg_model,
+)
 
 
 @ENCODERS.register("lightgcn")
@@ -33,6 +41,19 @@ class LightGCN(EmbeddingEncoder):
         init: ``"xavier"`` (default) or ``"normal"`` (see
             :class:`~graphcl_rec.models.embedding.EmbeddingEncoder`).
         include_ego: Average layers ``0..L`` (LightGCN, SGL) or ``1..L`` (SimGCL).
+        propagation: ``"native"`` (the default: the library's CSR products) or
+            ``"pyg"`` (``torch_geometric.nn.LGConv`` layers on the same normalised
+            edges; same output and gradients, slower).
+
+    ``adjs`` may also be one PyG graph instead of a list: a ``[2, M]``
+    ``edge_index`` (users ``0..U-1``, items offset by ``U``), a
+    ``torch_geometric.EdgeIndex``, a ``torch_sparse.SparseTensor``, a ``Data`` or
+    a ``HeteroData``; it is normalised as
+    :func:`~graphcl_rec.graph.adjacency` normalises pairs, and used for every
+    layer (on every call: build the adjacency once with
+    :func:`~graphcl_rec.graph.pyg.adjacency_from_pyg` in a training loop).
+    :meth:`to_pyg` and :meth:`from_pyg` exchange weights with
+    ``torch_geometric.nn.models.LightGCN``.
 
     Shapes:
         - adjs: ``L`` sparse ``[U+I, U+I]``
@@ -57,14 +78,19 @@ class LightGCN(EmbeddingEncoder):
         num_layers: int = 3,
         init: str = "xavier",
         include_ego: bool = True,
+        propagation: str = "native",
     ) -> None:
         if num_layers < 0:
             raise ValueError(f"'num_layers' must be >= 0 (got {num_layers})")
+        if propagation not in PROPAGATIONS:
+            raise ValueError(f"'propagation' must be one of {list(PROPAGATIONS)} "
+                             f"(got {propagation!r})")
         self.num_layers = num_layers
+        self.propagation = propagation
         self.include_ego = include_ego or num_layers == 0
         super().__init__(num_users, num_items, dim=dim, init=init)
 
-    def forward(self, adjs: list[Tensor], rows: Tensor | None = None,
+    def forward(self, adjs: list[Tensor] | Any, rows: Tensor | None = None,
                 perturb: Perturb | None = None) -> EncoderOutput:
         r"""See :meth:`graphcl_rec.models.base.Encoder.forward`.
 
@@ -75,13 +101,36 @@ class LightGCN(EmbeddingEncoder):
         most of the last product and of its backward
         (:func:`~graphcl_rec.graph.propagate.spmm_rows`); every other row count or
         device propagates all nodes. Both read the same for ``rows``.
+        A PyG graph or ``propagation="pyg"`` goes to
+        :func:`~graphcl_rec.models.pyg.forward_pyg`.
         """
+        if self.propagation != "native" or not isinstance(adjs, list):
+            return forward_pyg(self, adjs, rows, perturb)
         if rows is not None and adjs and row_slicing_pays(adjs[-1], rows.numel()):
             return self._forward_rows(adjs, torch.unique(rows), perturb)
         layers = self.propagate(adjs, perturb)
         if not adjs:
             return self.output(layers[-1], layers)
         return self.output(self._mean(layers), layers)
+
+    def to_pyg(self) -> Any:
+        """A ``torch_geometric.nn.models.LightGCN`` with these weights.
+
+        See :func:`graphcl_rec.models.pyg.to_pyg_model`.
+        """
+        return to_pyg_model(self)
+
+    @classmethod
+    def from_pyg(cls, model: Any, num_users: int, **kwargs: Any) -> LightGCN:
+        """A LightGCN with the weights of a ``torch_geometric.nn.models.LightGCN``.
+
+        See :func:`graphcl_rec.models.pyg.from_pyg_model`.
+        """
+        return from_pyg_model(model, num_users, **kwargs)
+
+    def pool(self, layers: list[Tensor]) -> Tensor:
+        """The final embedding from per-layer ones (the layer mean, as ``forward``)."""
+        return layers[-1] if self.num_layers == 0 else self._mean(layers)
 
     def _mean(self, layers: list[Tensor]) -> Tensor:
         """Mean of the layers that enter the final embedding."""

@@ -41,3 +41,7 @@ class MF(EmbeddingEncoder):
         """See :meth:`graphcl_rec.models.base.Encoder.forward` (``rows`` unused)."""
         layers = self.propagate(adjs, perturb)
         return self.output(layers[-1], layers)
+
+    def pool(self, layers: list[Tensor]) -> Tensor:
+        """The final embedding from per-layer ones: the last (as ``forward``)."""
+        return layers[-1]

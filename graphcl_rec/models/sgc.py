@@ -67,7 +67,9 @@ class SGC(EmbeddingEncoder):
                 perturb: Perturb | None = None) -> EncoderOutput:
         """See :meth:`graphcl_rec.models.base.Encoder.forward` (computes every row)."""
         layers = self.propagate(adjs, perturb)
+        return self.output(self.pool(layers), layers)
+
+    def pool(self, layers: list[Tensor]) -> Tensor:
+        """The final embedding from per-layer ones: the last, then ``linear``."""
         x = layers[-1]
-        if self.linear is not None:
-            x = self.linear(x)
-        return self.output(x, layers)
+        return x if self.linear is None else self.linear(x)

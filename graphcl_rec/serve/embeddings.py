@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from graphcl_rec.data.interactions import Interactions
+from graphcl_rec.serve import ranking
 from graphcl_rec.serve.ids import IdMap, RawId, as_list
 from graphcl_rec.serve.seen import SeenItems
 
@@ -92,6 +93,8 @@ class EmbeddingRecommender:
     def _clear_caches(self) -> None:
         self._normed: dict[str, Tensor] = {}
         self._popularity: Tensor | None = None
+        self._items_t = ranking.Derived(ranking.transposed)
+        self._item_slabs = ranking.Derived(ranking.slabs)
 
     def popularity(self) -> Tensor:
         """``[I]`` int64 number of users who have seen each item."""
@@ -106,10 +109,15 @@ class EmbeddingRecommender:
                   batch_size: int = 1024) -> Result:
         r"""The top-``k`` items of each user.
 
-        Users are ranked in blocks of ``batch_size``: one ``[B, I]`` product, seen
-        items set to :math:`-\infty` by index, :func:`torch.topk`. A list shorter
-        than ``k`` (the allow-list, or the unseen items, ran out) is padded with id
-        ``None`` (index ``-1``) and score ``-inf``.
+        One known user without an allow-list (alone or in a one-element list)
+        takes a path of its own: one product against the transposed item table,
+        its seen items by one CSR slice, :func:`torch.topk`. Several users are
+        ranked in blocks of ``batch_size`` by the fused native kernel (CPU
+        float32) or the evaluator's ranking (:mod:`graphcl_rec.serve.ranking`).
+        With an allow-list: one ``[B, C]`` product per block, seen items set to
+        :math:`-\infty` by index, :func:`torch.topk`. A list shorter than ``k``
+        (the allow-list, or the unseen items, ran out) is padded with id ``None``
+        (index ``-1``) and score ``-inf``. Equal scores may come in either order.
 
         Args:
             users: One raw user id, or a sequence of them.
@@ -139,6 +147,16 @@ class EmbeddingRecommender:
         if batch_size < 1:
             raise ValueError(f"'batch_size' must be positive (got {batch_size})")
         raws, single = as_list(users)
+        if len(raws) == 1 and items is None:
+            one = self.users.index.get(str(raws[0]))
+            if one is not None:
+                kk = min(int(k), self.num_items)
+                seen = self.seen.items_of(one) if exclude_seen else None
+                top, vals = ranking.top_one(self.user_emb[one],
+                                            self._items_t.get(self.item_emb), seen,
+                                            kk)
+                return self._result(top[None], vals[None].float(), single,
+                                    return_indices, self.items)
         idx = self.users.lookup(raws, missing=-1 if unknown == "popular" else None)
         device = self.user_emb.device
         idx = idx.to(device)
@@ -158,6 +176,14 @@ class EmbeddingRecommender:
         if cand is not None and exclude_seen:
             pos_of = torch.full((self.num_items,), -1, dtype=torch.long, device=device)
             pos_of[cand] = torch.arange(cand.numel(), device=device)
+        if cand is None and known.numel():
+            u = idx[known]
+            top, vals = ranking.top_many(
+                self.user_emb, self.item_emb, u,
+                self.seen.gather(u) if exclude_seen else None, kk, batch_size,
+                self._item_slabs)
+            out_idx[known], out_val[known] = top, vals.float()
+            return self._result(out_idx, out_val, single, return_indices, self.items)
         for start in range(0, known.numel(), batch_size):
             rows = known[start:start + batch_size]
             u = idx[rows]

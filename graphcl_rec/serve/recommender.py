@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("graphcl_rec")
 T = TypeVar("T")
+Histories = (Mapping[str, Iterable[RawId]] | Mapping[int, Iterable[RawId]]
+             | Mapping[RawId, Iterable[RawId]])
+"""``{raw id: raw ids of its neighbours}`` of the nodes to fold in."""
 
 
 class TrainedRecommender(EmbeddingRecommender):
@@ -66,6 +69,9 @@ class TrainedRecommender(EmbeddingRecommender):
         self.folded: dict[str, dict[int, tuple[Tensor, Tensor]]] = {
             "user": {}, "item": {}}
         """Folded-in nodes: ``{kind: {index: (neighbour indices, ego row)}}``."""
+        self.optimizer: torch.optim.Optimizer | None = None
+        """The Adam :meth:`update` fine-tunes with: ``None`` until the first update,
+        then kept (moments and step count) from one update to the next."""
         super().__init__(*self._embed(), self.train)
 
     @property
@@ -120,7 +126,7 @@ class TrainedRecommender(EmbeddingRecommender):
         """Folds in one item; see :meth:`fold_in_items`. Returns its index."""
         return self._fold_in("item", {item: users}, ego, steps, lr, seed)[0]
 
-    def fold_in_users(self, histories: Mapping[RawId, Iterable[RawId]], *,
+    def fold_in_users(self, histories: Histories, *,
                       ego: str = "mean", steps: int = 10, lr: float = 0.01,
                       seed: int = 0) -> list[int]:
         """Embeds new users from their items, without retraining.
@@ -148,7 +154,7 @@ class TrainedRecommender(EmbeddingRecommender):
         """
         return self._fold_in("user", histories, ego, steps, lr, seed)
 
-    def fold_in_items(self, histories: Mapping[RawId, Iterable[RawId]], *,
+    def fold_in_items(self, histories: Histories, *,
                       ego: str = "mean", steps: int = 10, lr: float = 0.01,
                       seed: int = 0) -> list[int]:
         """Embeds new items from their users; see :meth:`fold_in_users`.
@@ -165,22 +171,23 @@ class TrainedRecommender(EmbeddingRecommender):
         """
         return self._fold_in("item", histories, ego, steps, lr, seed)
 
-    def _fold_in(self, kind: str, histories: Mapping[RawId, Iterable[RawId]],
+    def _fold_in(self, kind: str, histories: Histories,
                  ego: str, steps: int, lr: float, seed: int) -> list[int]:
         is_user = kind == "user"
         own, other = (self.users, self.items) if is_user else (self.items, self.users)
         trained_own = self.num_trained_users if is_user else self.num_trained_items
         trained_other = self.num_trained_items if is_user else self.num_trained_users
-        raws = list(histories)
+        given: list[tuple[RawId, Iterable[RawId]]] = list(histories.items())
+        raws = [raw for raw, _ in given]
         if not raws:
             return []
         nodes, nbrs = [], []
-        for n, raw in enumerate(raws):
+        for n, (raw, neighbours) in enumerate(given):
             idx = own.index.get(str(raw))
             if idx is not None and idx < trained_own:
                 raise ValueError(f"{kind} {raw!r} is already trained; pass its new "
                                  f"interactions to update()")
-            found = other.lookup(as_list(histories[raw])[0])
+            found = other.lookup(as_list(neighbours)[0])
             if idx is not None:
                 found = torch.cat([self.folded[kind][idx][0].cpu(), found])
             found = torch.unique(found)
@@ -221,7 +228,9 @@ class TrainedRecommender(EmbeddingRecommender):
                seed: int = 0) -> History:
         """Grows the model for new feedback and fine-tunes it.
 
-        See :func:`graphcl_rec.serve.update.update`.
+        Give exactly one of ``epochs`` and ``steps`` (optimiser steps); the Adam
+        state is kept in :attr:`optimizer` between updates. See
+        :func:`graphcl_rec.serve.update.update`.
         """
         from graphcl_rec.serve.update import update
 

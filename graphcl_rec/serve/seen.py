@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -30,6 +31,13 @@ def _gather(indptr: Tensor, indices: Tensor, users: Tensor) -> tuple[Tensor, Ten
     return row, indices[pos]
 
 
+def _bounds(indptr: np.ndarray, user: int) -> tuple[int, int]:
+    """``(start, end)`` of ``user``'s row in a CSR (empty past its last row)."""
+    if not 0 <= user < indptr.size - 1:
+        return 0, 0
+    return int(indptr[user]), int(indptr[user + 1])
+
+
 class SeenItems:
     """User -> seen items over growing index spaces.
 
@@ -51,10 +59,11 @@ class SeenItems:
     def __init__(self, base: Interactions) -> None:
         self.base_users = base.num_users
         self._base = _csr(base.user, base.item, base.num_users)
+        self._base_ptr = self._base[0].cpu().numpy()
         self._base_pairs = (base.user, base.item)
         self._extra_user: list[Tensor] = []
         self._extra_item: list[Tensor] = []
-        self._extra: tuple[Tensor, Tensor] | None = None
+        self._extra: tuple[Tensor, Tensor, np.ndarray] | None = None
 
     def add(self, user: Tensor, item: Tensor) -> None:
         """Records ``[n]`` pairs ``(user, item)`` (indices may exceed the base's)."""
@@ -93,11 +102,35 @@ class SeenItems:
         row, item = _gather(*self._base, users)
         if not self._extra_user:
             return row, item
+        indptr, indices, _ = self._extra_csr()
+        row_x, item_x = _gather(indptr, indices, users)
+        return torch.cat([row, row_x]), torch.cat([item, item_x])
+
+    def items_of(self, user: int) -> Tensor:
+        """``[S]`` int64: every seen item of one user (repeats possible).
+
+        The one-user case of :meth:`gather` as slices of the CSRs, whose row
+        pointers are also kept as numpy arrays: no tensor arithmetic, and no
+        device round trip, per call.
+
+        Args:
+            user: A user index (one past every known user: no items).
+        """
+        lo, hi = _bounds(self._base_ptr, user)
+        items = self._base[1][lo:hi]
+        if not self._extra_user:
+            return items
+        _, extra, ptr = self._extra_csr()
+        lo, hi = _bounds(ptr, user)
+        return torch.cat([items, extra[lo:hi]]) if hi > lo else items
+
+    def _extra_csr(self) -> tuple[Tensor, Tensor, np.ndarray]:
+        """The added pairs' CSR and its row pointers in numpy (rebuilt lazily)."""
         if self._extra is None:
             user_x, item_x = self.extra_pairs()
-            self._extra = _csr(user_x, item_x, int(user_x.max()) + 1)
-        row_x, item_x = _gather(*self._extra, users)
-        return torch.cat([row, row_x]), torch.cat([item, item_x])
+            indptr, indices = _csr(user_x, item_x, int(user_x.max()) + 1)
+            self._extra = (indptr, indices, indptr.cpu().numpy())
+        return self._extra
 
     def __repr__(self) -> str:
         return (f"SeenItems(base_pairs={self._base[1].numel()}, "

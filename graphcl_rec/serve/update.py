@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 import logging
-import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -13,9 +11,12 @@ from torch import Tensor, nn
 
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.models.embedding import EmbeddingEncoder
+from graphcl_rec.serve.finetune import fine_tune
 from graphcl_rec.serve.foldin import neighbour_mean
 from graphcl_rec.serve.ids import RawId
+from graphcl_rec.serve.optim import fine_tune_adam, grow_adam, splice_rows
 from graphcl_rec.train.history import History
+from graphcl_rec.train.seed import resolve_device, seed_everything
 from graphcl_rec.train.trainer import Trainer
 
 if TYPE_CHECKING:
@@ -33,7 +34,9 @@ def grow_table(encoder: EmbeddingEncoder, user_rows: Tensor, item_rows: Tensor
 
     The table ``[U + I, d]`` becomes ``[U + U' + I + I', d]``: old users, new users,
     old items, new items, so every old row keeps its id. ``num_users`` and
-    ``num_items`` are updated and the new table keeps ``requires_grad``.
+    ``num_items`` are updated and the new table keeps ``requires_grad``. The
+    table is a new parameter: an optimiser holding the old one must follow
+    (:func:`~graphcl_rec.serve.optim.grow_adam`; :func:`update` does).
 
     Args:
         encoder: The encoder (also an EMA copy).
@@ -48,9 +51,7 @@ def grow_table(encoder: EmbeddingEncoder, user_rows: Tensor, item_rows: Tensor
         (3, 5, (8, 4))
     """
     old = encoder.embedding.weight
-    num_users = encoder.num_users
-    rows = torch.cat([old[:num_users].detach(), user_rows.to(old),
-                      old[num_users:].detach(), item_rows.to(old)])
+    rows = splice_rows(old.detach(), encoder.num_users, user_rows, item_rows)
     table = nn.Embedding(rows.size(0), rows.size(1), device=old.device,
                          dtype=old.dtype)
     with torch.no_grad():
@@ -100,6 +101,31 @@ def _new_rows(rec: TrainedRecommender, kind: str, pairs: tuple[Tensor, Tensor],
     return rows
 
 
+def _check_budget(epochs: int | None, steps: int | None,
+                  trainer: Trainer | None) -> None:
+    """Exactly one of ``epochs`` and ``steps`` (or neither, with a trainer)."""
+    if epochs is not None and steps is not None:
+        raise ValueError(f"give one of 'epochs' and 'steps', not both (got "
+                         f"epochs={epochs!r}, steps={steps!r})")
+    if epochs is None and steps is None and trainer is None:
+        raise ValueError("give exactly one of 'epochs' and 'steps' (or a 'trainer' "
+                         "whose epochs to use)")
+    for name, value in (("epochs", epochs), ("steps", steps)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 0):
+            raise ValueError(f"'{name}' must be an int >= 0 (got {value!r})")
+    if trainer is None:
+        return
+    if trainer.reset_parameters:
+        raise ValueError("'trainer' has reset_parameters=True, which would discard "
+                         "the weights update() warm-starts from")
+    for name in ("early_stopping", "checkpoint_dir", "log_path"):
+        if getattr(trainer, name) is not None:
+            raise ValueError(f"update() fine-tunes without validation, checkpoints "
+                             f"or an epoch log; 'trainer' has {name}="
+                             f"{getattr(trainer, name)!r}")
+
+
 def update(rec: TrainedRecommender, new: NewPairs, *, epochs: int | None = None,
            steps: int | None = None, trainer: Trainer | None = None,
            seed: int = 0) -> History:
@@ -109,46 +135,54 @@ def update(rec: TrainedRecommender, new: NewPairs, *, epochs: int | None = None,
        appended. Folded-in users and items (and their interactions) join too.
     2. Every :class:`~graphcl_rec.models.embedding.EmbeddingEncoder` in the model
        (the encoder and any EMA target copy) grows rows for the new nodes
-       (:func:`grow_table`); old rows keep their ids and values.
-    3. The model is fine-tuned with :class:`~graphcl_rec.train.trainer.Trainer`
-       (``reset_parameters=False``) on *all* interactions, old and new. A replay
-       mix (new pairs plus a sample of old ones) is not offered: the trainer
-       propagates over the graph it samples from, so a partial graph would change
-       every embedding. The trainer builds a fresh Adam, so no optimiser state is
-       carried over from the original training.
+       (:func:`grow_table`); old rows keep their ids and values. Other state (a
+       MoCo queue of past keys, BYOL's predictor, the ``ssl_warmup`` step count)
+       is not per node and carries over as it is.
+    3. The model is fine-tuned on *all* interactions, old and new, with the
+       recommender's Adam (:attr:`TrainedRecommender.optimizer
+       <graphcl_rec.serve.recommender.TrainedRecommender.optimizer>`), created on
+       the first update and kept from one update to the next: when the table
+       grows, the optimiser's moments grow with it (zero rows for the new nodes,
+       old rows and the step count kept; :mod:`graphcl_rec.serve.optim`). The
+       original training's optimiser state is not in a run's artifact, so the
+       first update starts from fresh moments. A replay mix (new pairs plus a
+       sample of old ones) is not offered: the loss propagates over the graph it
+       samples from, so a partial graph would change every embedding. The loop is
+       :func:`~graphcl_rec.serve.finetune.fine_tune`.
     4. The cached embeddings are recomputed on the enlarged graph and fold-ins are
        cleared (the nodes are now trained).
 
     Args:
         rec: The recommender to update (changed in place).
         new: ``Interactions`` carrying ``user_ids``/``item_ids``, or raw pairs.
-        epochs: Fine-tuning epochs.
-        steps: Alternatively, optimiser steps, rounded up to whole epochs
-            (``ceil(E / batch_size)`` steps each over the ``E`` pairs).
-        trainer: Settings to fine-tune with (copied; its ``epochs`` replaced by
-            ``epochs``/``steps`` when given); default ``Trainer(progress=False)``
-            on the model's device.
+        epochs: Fine-tuning epochs (passes over the sampler's batches).
+        steps: Alternatively, exactly this many optimiser steps (the last epoch
+            may stop part-way).
+        trainer: Settings to fine-tune with: ``batch_size``, ``lr``,
+            ``weight_decay`` (set on the kept optimiser at every update),
+            ``sampler``, ``num_negatives``, ``negative_sampling``, ``device``,
+            ``seed`` and ``max_seconds``; its ``epochs`` is used when neither
+            ``epochs`` nor ``steps`` is given. Default ``Trainer(progress=False)``
+            on the model's device with ``seed``.
         seed: Seed of the new rows' draws and of the default trainer.
 
     Returns:
-        The fine-tuning :class:`~graphcl_rec.train.history.History`.
+        The fine-tuning :class:`~graphcl_rec.train.history.History`: one record
+        per (possibly partial) epoch with ``steps``, the mean loss terms and
+        ``train_seconds``.
 
     Raises:
         ValueError: Unless exactly one of ``epochs``/``steps`` is given (or a
-            ``trainer``), or if ``trainer.reset_parameters`` is set.
+            ``trainer``), for a negative or non-int budget, or for a ``trainer``
+            with ``reset_parameters``, ``early_stopping``, ``checkpoint_dir`` or
+            ``log_path`` set.
         TypeError: If the model holds no ``EmbeddingEncoder`` to grow.
     """
-    if epochs is not None and steps is not None:
-        raise ValueError(f"give one of 'epochs' and 'steps', not both (got "
-                         f"epochs={epochs!r}, steps={steps!r})")
-    if epochs is None and steps is None and trainer is None:
-        raise ValueError("give exactly one of 'epochs' and 'steps' (or a 'trainer' "
-                         "whose epochs to use)")
-    if trainer is not None and trainer.reset_parameters:
-        raise ValueError("'trainer' has reset_parameters=True, which would discard "
-                         "the weights update() warm-starts from")
-    trainer = copy.copy(trainer) if trainer is not None else Trainer(
+    _check_budget(epochs, steps, trainer)
+    settings = trainer if trainer is not None else Trainer(
         progress=False, device=str(rec.device), seed=seed)
+    if epochs is None and steps is None:
+        epochs = settings.epochs
     grown = [m for m in rec.model.modules() if isinstance(m, EmbeddingEncoder)]
     if not grown:
         raise TypeError(f"update() grows EmbeddingEncoder tables; the model has "
@@ -168,16 +202,23 @@ def update(rec: TrainedRecommender, new: NewPairs, *, epochs: int | None = None,
     user_rows = _new_rows(rec, "user", pairs, ego, gen)
     item_rows = _new_rows(rec, "item", pairs, ego, gen)
     for module in grown:
+        old, num_users = module.embedding.weight, module.num_users
         grow_table(module, user_rows, item_rows)
-    if steps is not None:
-        epochs = math.ceil(steps / math.ceil(len(combined) / trainer.batch_size))
-    if epochs is not None:
-        trainer.epochs = epochs
-    log.info("update: %d new pairs, %d users (+%d), %d items (+%d), %d epochs",
+        if rec.optimizer is not None:
+            grow_adam(rec.optimizer, old, module.embedding.weight, num_users,
+                      user_rows.size(0), item_rows.size(0))
+    log.info("update: %d new pairs, %d users (+%d), %d items (+%d), %s",
              new_user.numel(), combined.num_users, user_rows.size(0),
-             combined.num_items, item_rows.size(0), trainer.epochs)
+             combined.num_items, item_rows.size(0),
+             f"{steps} steps" if steps is not None else f"{epochs} epochs")
     try:
-        history = trainer.fit(rec.model, combined)
+        device = resolve_device(settings.device)
+        rec.model.to(device)
+        rec.optimizer = fine_tune_adam(rec.optimizer, rec.model, lr=settings.lr,
+                                       weight_decay=settings.weight_decay)
+        history = fine_tune(rec.model, combined, rec.optimizer, settings,
+                            epochs=epochs, steps=steps,
+                            generator=seed_everything(settings.seed, device))
     finally:  # even a failed fit leaves the recommender matching the grown model
         rec.reset(combined)
     return history

@@ -21,7 +21,10 @@ from graphcl_rec.eval.ranking import embed_for_ranking, evaluate
 from graphcl_rec.graph.normalize import adjacency
 from graphcl_rec.models.base import Recommender
 from graphcl_rec.train.checkpoint import load_checkpoint
+from graphcl_rec.train.ddp import DataParallelFit
 from graphcl_rec.train.diagnostics import RunMonitor
+from graphcl_rec.train.distributed import current as current_group
+from graphcl_rec.train.distributed import is_main_process
 from graphcl_rec.train.early_stopping import EarlyStopping
 from graphcl_rec.train.guards import (
     DeferredStepGuard,
@@ -103,6 +106,15 @@ class Trainer:
     On CUDA, sparse products (cuSPARSE) and atomic scatter-adds are not
     deterministic, so a resumed GPU run matches an uninterrupted one only up to
     floating-point reordering (as do two uninterrupted GPU runs).
+
+    In a process group of ``N > 1`` processes (``torchrun``; see
+    :mod:`graphcl_rec.train.distributed`) ``fit`` trains data-parallel: each
+    process takes every ``N``-th batch of ``batch_size`` triples, so a step
+    covers ``N * batch_size`` (the global batch, which checkpoints record), the
+    gradients are averaged by ``DistributedDataParallel``, evaluation is split by
+    users with the exact single-process result, and only rank 0 writes the log
+    and checkpoints; a checkpoint resumes with any ``N`` that keeps the global
+    batch (:mod:`graphcl_rec.train.ddp`).
 
     Args:
         epochs: Maximum number of epochs.
@@ -204,10 +216,15 @@ class Trainer:
         self.resumed_from: int | None = None
         self.changed_on_resume: dict[str, dict[str, Any]] = {}
 
-    def run_config(self, model: Recommender, device: torch.device) -> dict[str, Any]:
-        """What a checkpoint records and a resumed run must match."""
+    def run_config(self, model: Recommender, device: torch.device,
+                   processes: int = 1) -> dict[str, Any]:
+        """What a checkpoint records and a resumed run must match.
+
+        ``batch_size`` is recorded as the global batch, ``batch_size * processes``.
+        """
         es = self.early_stopping
         trainer = {name: getattr(self, name) for name in _SETTINGS}
+        trainer["batch_size"] = self.batch_size * processes
         trainer.update(objective=type(model).__name__, device=device.type,
                        early_stopping=None if es is None else repr(es))
         return {**self.config, "trainer": trainer}
@@ -247,6 +264,7 @@ class Trainer:
             ValueError: If ``allow_change`` names a setting that cannot change.
         """
         device = resolve_device(self.device)
+        group = current_group()  # None for one process: the loop below as is
         gen = seed_everything(self.seed, device)
         ckpt = resolve_resume(resume, self.checkpoint_dir)
         if self.reset_parameters and ckpt is None:
@@ -266,7 +284,8 @@ class Trainer:
                                fused=device.type in ("cpu", "cuda"))
         stopper = self.early_stopping or EarlyStopping(f"recall@{self.k[0]}",
                                                        patience=2**31 - 1)
-        run = TrainState(self.run_config(model, device), History())
+        run = TrainState(self.run_config(model, device, 1 if group is None
+                                         else group.world_size), History())
         allowed = check_allow_change(allow_change, run.config, resume)
         self.resumed_from, self.changed_on_resume = None, {}
         if ckpt is not None:
@@ -277,6 +296,8 @@ class Trainer:
             log.info("resumed from %s at epoch %d", ckpt, run.epoch)
             self._write_log(run.history.records, "w")  # drops unsaved epochs
         history = run.history
+        fleet = None if group is None else DataParallelFit(model, group, self.seed)
+        rank_eval = evaluate if fleet is None else fleet.evaluate
         monitor = RunMonitor(train, val, self.k, stopper.monitor, stopper.mode,
                              self.seed, type(model).__name__, self.eval_batch_size)
         monitor.start(history)  # popularity baseline; warnings: diagnostics.py
@@ -284,10 +305,11 @@ class Trainer:
         start = time.perf_counter() - run.seconds
         todo = range(0) if history.stopped_early else range(run.epoch, self.epochs)
         bar = tqdm(todo, desc=type(model).__name__, unit="epoch", initial=run.epoch,
-                   total=self.epochs, disable=not self.progress, dynamic_ncols=True)
+                   total=self.epochs, disable=not self.progress or fleet is not None
+                   and not fleet.group.is_main, dynamic_ncols=True)
         for epoch in bar:
             record = self._train_epoch(model, train, adjs, sampler, opt, gen, epoch,
-                                       named, run)
+                                       named, run, fleet)
             if run.changes:  # noted once, in the first epoch after the resume
                 record["changed_on_resume"], run.changes = run.changes, {}
             check_finite_weights(model, epoch, self.checkpoint_dir)
@@ -295,9 +317,9 @@ class Trainer:
             if val is not None and (epoch + 1) % self.eval_every == 0:
                 t0 = time.perf_counter()
                 embeddings = embed_for_ranking(model, adjs)  # once: ranking, probe
-                metrics = evaluate(embeddings, graph=train, target=val,
-                                   exclude=train, k=self.k,
-                                   batch_size=self.eval_batch_size)
+                metrics = rank_eval(embeddings, graph=train, target=val,
+                                    exclude=train, k=self.k,
+                                    batch_size=self.eval_batch_size)
                 record["val"] = metrics
                 record["eval_seconds"] = time.perf_counter() - t0
                 monitor.on_eval(embeddings, record, history)
@@ -312,8 +334,10 @@ class Trainer:
             run.epoch, run.seconds = epoch + 1, time.perf_counter() - start
             over_budget = (self.max_seconds is not None
                            and run.seconds > self.max_seconds)
+            if fleet is not None:  # every process stops after the same epoch
+                over_budget = fleet.agree(over_budget)
             end = stop or over_budget or epoch + 1 == self.epochs
-            if self.checkpoint_dir is not None:
+            if self.checkpoint_dir is not None and is_main_process():
                 run.save(self.checkpoint_dir, model, opt, stopper, gen, improved,
                          end or (epoch + 1) % self.checkpoint_every == 0)
             if stop or over_budget:
@@ -328,15 +352,19 @@ class Trainer:
                      adjs: list[torch.Tensor], sampler: PairSampler,
                      opt: torch.optim.Optimizer, gen: torch.Generator,
                      epoch: int, named: list[tuple[str, torch.nn.Parameter]],
-                     run: TrainState) -> dict:
+                     run: TrainState, fleet: DataParallelFit | None = None) -> dict:
         model.train()
         t0 = time.perf_counter()
         guard = self._deferred_guard(opt, named)
         views = model.sample_views(train, gen)
         sums: dict[str, torch.Tensor] = {}
         steps = 0
-        for step, batch in enumerate(sampler.epoch(gen)):
-            out = model.loss(batch, adjs, views, gen)
+        batches, loss, step_gen = sampler.epoch(gen), model.loss, gen
+        if fleet is not None:  # every N-th batch, through DDP
+            batches, loss = fleet.batches(batches), fleet.loss
+            step_gen = fleet.generator(gen, epoch)
+        for step, batch in enumerate(batches):
+            out = loss(batch, adjs, views, step_gen)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             if guard is None:
@@ -351,6 +379,8 @@ class Trainer:
             steps += 1
         if guard is not None:
             guard.finish(epoch, self.checkpoint_dir)
+        if fleet is not None:
+            sums = fleet.end_epoch(gen, sums)
         run.step += steps
         record: dict = {"epoch": epoch + 1}
         record.update({k: float(v) / max(steps, 1) for k, v in sums.items()})
@@ -378,7 +408,7 @@ class Trainer:
 
     def _write_log(self, records: list[dict], mode: str = "a") -> None:
         """Appends records to ``log_path`` (``mode="w"``: replaces its content)."""
-        if self.log_path is not None:
+        if self.log_path is not None and is_main_process():
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.log_path.open(mode, encoding="utf-8") as fh:
                 fh.writelines(json.dumps(r) + "\n" for r in records)

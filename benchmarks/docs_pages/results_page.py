@@ -1,0 +1,119 @@
+"""``docs/results.md``: the reproduction table, sparsity groups and training curves.
+
+The tables are :mod:`graphcl_rec.bench.report`'s (the same code that writes
+``benchmarks/RESULTS.md`` after every ``graphcl-rec bench``), the figures
+:mod:`graphcl_rec.bench.plots`', all from the results JSON files under
+``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from benchmarks.docs_pages.common import (
+    ROOT,
+    Page,
+    commit_date,
+    header,
+    rel,
+    repo_url,
+    short,
+    source_link,
+)
+
+IGNORED = "benchmarks/results/tmp/"
+"""Scratch results (git-ignored) never reach a page."""
+
+
+def _datasets(results: list[dict[str, Any]]) -> list[str]:
+    return sorted({r["config"]["data"].get("dataset") or "custom" for r in results})
+
+
+def _provenance(results: list[dict[str, Any]], root: Path) -> list[str]:
+    lines = ["| results file | protocol | device | threads | torch | platform | "
+             "graphcl_rec commit | commit date |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(results, key=lambda r: r["path"]):
+        path = rel(Path(r["path"]), root)
+        dev = r.get("device", {})
+        where = f"{dev.get('type', '?')}" + (f" ({dev['name']})" if dev.get("name")
+                                             else "")
+        versions = r.get("versions", {})
+        lines.append(
+            f"| {source_link(path, Path(path).name, root)} | {r['protocol']} | {where} "
+            f"| {dev.get('threads', '?')} | {versions.get('torch', '?')} | "
+            f"{versions.get('platform', '?')} | `{short(r.get('git_revision'))}` | "
+            f"{commit_date(r.get('git_revision'), root)} |")
+    return lines
+
+
+def _link_files(lines: list[str], root: Path) -> list[str]:
+    """The report's links to results files, pointed at the forge."""
+    base = f"{repo_url(root)}/blob/main/"
+    return [re.sub(r"\]\((benchmarks/)", lambda m: f"]({base}{m[1]}", line)
+            for line in lines]
+
+
+def build(root: Path = ROOT) -> Page:
+    """The page, from every results file under ``benchmarks/results/``."""
+    from graphcl_rec.bench.plots import plot_curves, plot_sparsity
+    from graphcl_rec.bench.report import load_results, results_table, sparsity_table
+
+    results = [r for r in load_results(root / "benchmarks" / "results")
+               if not rel(Path(r["path"]), root).startswith(IGNORED)]
+    sources = [Path(r["path"]) for r in results]
+    datasets = _datasets(results)
+    with_groups = _datasets([r for r in results if r.get("sparsity")])
+    text = header("Reproduction results", sources, root)
+    text += [
+        f"Every row below is a run of `graphcl-rec bench` whose results file is in "
+        f"{source_link('benchmarks/results', '`benchmarks/results/`', root)} "
+        f"({len(results)} files; the seed links open them). "
+        "`legacy` selects the epoch on the test split, as the papers did, and is "
+        "only for comparison with their numbers; `validated` selects on a "
+        "validation split carved from the training data and evaluates test once "
+        "([why the difference matters](tutorials/06-reproducing.md)). A run "
+        "stopped by a time budget has not converged, so its gap to a published "
+        "number is not a reproduction result. How each config was checked against "
+        f"the authors' code: {source_link('benchmarks/REPRODUCTION.md', root=root)}.",
+        "", "## Against the published figures", ""]
+    text += _link_files(results_table(results, root), root) if results else [
+        "No results files yet."]
+    text += ["", "The published figures are those of the papers' tables (LightGCN: "
+             "He et al., SIGIR 2020; SGL: Wu et al., SIGIR 2021; SimGCL: Yu et al., "
+             "SIGIR 2022; XSimGCL: Yu et al., TKDE 2023). Speed columns are "
+             "explained on the [performance page](performance.md).", "",
+             "## Where and when each run was made", "",
+             "The results files record the revision a run started from, its device, "
+             "threads and versions, but no date: a run is dated here by its commit "
+             "(it ran that day or later).", ""]
+    text += _provenance(results, root)
+    text += ["", "## Sparsity groups", "",
+             "Test Recall@20 of the test users split into quartiles by their "
+             "number of training pairs (degree range in brackets), one row per run. "
+             "Contrastive objectives are argued to help the sparse users (Q1) most.",
+             ""]
+    text += sparsity_table(results)
+    figures = []
+    for ds in with_groups:
+        figures.append(f"sparsity_{ds}.png")
+        text += ["", f"![Test Recall@20 by training-degree quartile on {ds}]"
+                     f"(figures/sparsity_{ds}.png)"]
+    text += ["", "## Training curves", "",
+             "Recall@20 on the selection split (validation, or test under `legacy`) "
+             "after every evaluated epoch, against the epoch and against wall-clock "
+             "minutes of training and evaluation, from each run's per-epoch history "
+             "(the records its `*.epochs.jsonl` log holds). Wall-clock curves of "
+             "runs on different machines, or on a shared one, are not a speed "
+             "comparison.", ""]
+    for ds in datasets:
+        figures.append(f"curves_{ds}.png")
+        text += [f"![Selection-split Recall@20 per epoch and per minute on {ds}]"
+                 f"(figures/curves_{ds}.png)", ""]
+
+    def draw(out: Path) -> None:
+        plot_curves(results, out)
+        plot_sparsity(results, out)
+
+    return Page("docs/results.md", "\n".join(text).rstrip() + "\n", figures, draw)
