@@ -89,8 +89,9 @@ def markdown(result: dict) -> str:
         f"{result['rows'][0]['iters']} Lloyd iterations each, k clamped to the "
         "table's rows, `N(0, 0.1)` points); median of the rounds, backends "
         "alternating. `torch` and `sklearn` stop early once no assignment "
-        "changes; `faiss` always runs every iteration. `faiss` is an optional "
-        "dependency; `torch` and `sklearn` are always available.",
+        "changes; `faiss` always runs every iteration. `faiss` (the `ann` extra) "
+        "and `sklearn` (the `analysis` extra) are optional; `torch` is always "
+        "available.",
         "",
         "| case | users | items | k | backend | seconds | × torch |",
         "|---|---|---|---|---|---|---|",

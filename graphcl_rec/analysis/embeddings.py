@@ -94,6 +94,14 @@ class EmbeddingProbe:
         items: ``[Ni]`` sampled items (with at least one training pair).
         pair_users: ``[Np]`` users of the sampled training pairs.
         pair_items: ``[Np]`` items of the sampled training pairs.
+
+    Examples:
+        >>> both, first = torch.tensor([0, 1]), torch.tensor([0])
+        >>> probe = EmbeddingProbe(users=both, items=both, pair_users=first,
+        ...                        pair_items=first)
+        >>> out = probe(torch.eye(2), torch.eye(2))  # user 0 and item 0 coincide
+        >>> out["alignment"], round(out["uniformity"], 4)
+        (0.0, -4.0)
     """
 
     users: Tensor

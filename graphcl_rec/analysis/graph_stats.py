@@ -2,18 +2,24 @@ r"""Structure of a user–item graph: degrees, density, components, clustering.
 
 Computed with :mod:`networkx` on the bipartite graph of the pairs (users
 ``0..U-1``, items ``U..U+I-1``, as :func:`~graphcl_rec.graph.to_edge_index` numbers
-them), the graph the encoders propagate over.
+them), the graph the encoders propagate over. :mod:`networkx` comes with the
+``analysis`` extra.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
 import torch
 from torch import Tensor
 
 from graphcl_rec.data.interactions import Interactions
+
+try:
+    import networkx as nx
+except ImportError as exc:  # the analysis extra
+    raise ImportError("graph statistics need networkx: "
+                      "pip install 'graphcl-rec[analysis]'") from exc
 
 DENSE_MAX = 4_000_000
 """Largest ``rows × cols`` pair matrix :func:`latapy_clustering` makes dense once."""

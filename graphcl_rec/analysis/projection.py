@@ -66,7 +66,11 @@ def tsne_2d(x: Tensor, *, perplexity: float = 30.0, seed: int = 0,
         raise ValueError("'x' holds non-finite values")
     if normalize:
         data = F.normalize(data, dim=-1)
-    from sklearn.manifold import TSNE
+    try:
+        from sklearn.manifold import TSNE
+    except ImportError as exc:  # the analysis extra
+        raise ImportError("tsne_2d needs scikit-learn: "
+                          "pip install 'graphcl-rec[analysis]'") from exc
 
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca",
                 learning_rate="auto", max_iter=max_iter, random_state=seed)
@@ -76,6 +80,12 @@ def tsne_2d(x: Tensor, *, perplexity: float = 30.0, seed: int = 0,
 
 def to_circle(points: Tensor) -> Tensor:
     r"""Each 2-D point divided by its length: :math:`p / \lVert p \rVert_2`.
+
+    Args:
+        points: ``[N, 2]`` points (none at the origin).
+
+    Returns:
+        ``[N, 2]`` unit-length points.
 
     Shapes:
         - points: ``[N, 2]``; output the same.
@@ -90,6 +100,12 @@ def to_circle(points: Tensor) -> Tensor:
 
 def angles(points: Tensor) -> Tensor:
     r"""The angle :math:`\operatorname{atan2}(y, x) \in (-\pi, \pi]` of each point.
+
+    Args:
+        points: ``[N, 2]`` points.
+
+    Returns:
+        ``[N]`` angles in radians.
 
     Shapes:
         - points: ``[N, 2]``; output ``[N]``.

@@ -60,6 +60,17 @@ class Augmentation(ABC):
     Attributes:
         per_layer: ``True`` draws a fresh sub-graph for every propagation layer,
             ``False`` shares one sub-graph across layers.
+
+    Examples:
+        >>> from graphcl_rec.augment import EdgeDropout
+        >>> inter = Interactions(torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1]),
+        ...                      2, 2)
+        >>> augment = EdgeDropout(0.5)
+        >>> isinstance(augment, Augmentation), augment.params()
+        (True, {'p': 0.5, 'per_layer': False, 'exact': False})
+        >>> kept = augment(inter, torch.Generator().manual_seed(0))
+        >>> len(kept) <= len(inter), (kept.num_users, kept.num_items)
+        (True, (2, 2))
     """
 
     per_layer: bool = False

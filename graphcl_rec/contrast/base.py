@@ -56,6 +56,23 @@ class ContrastiveRecommender(BPRRecommender):
             :math:`\lVert e \rVert`, so at a small initial scale the contrastive
             term swamps BPR (see
             ``benchmarks/results/robustness/README.md``).
+
+    Examples:
+        >>> import torch
+        >>> from graphcl_rec.data import Interactions
+        >>> from graphcl_rec.graph import adjacency
+        >>> from graphcl_rec.models import Batch, LightGCN
+        >>> _ = torch.manual_seed(0)
+        >>> inter = Interactions(torch.tensor([0, 1, 2]), torch.tensor([1, 2, 0]), 3, 3)
+        >>> batch = Batch(*torch.tensor([[0, 1], [1, 2], [0, 0]]))  # user, pos, neg
+        >>> model = ContrastiveRecommender(LightGCN(3, 3, dim=8, num_layers=2))
+        >>> model.sample_views(inter, torch.Generator()) is None  # no views: BPR only
+        True
+        >>> generator = torch.Generator().manual_seed(0)
+        >>> views = model.sample_views(inter, generator)
+        >>> terms = model.loss(batch, [adjacency(inter)] * 2, views, generator)
+        >>> sorted(terms), terms["loss"].shape
+        (['bpr', 'loss', 'reg'], torch.Size([]))
     """
 
     ssl_step: Tensor
@@ -166,7 +183,21 @@ def paired_views(inter: Interactions, augment: Augmentation | None, num_layers: 
 
 
 def make_target(encoder: Encoder) -> Encoder:
-    """A frozen copy of ``encoder`` for EMA (momentum) targets."""
+    """A frozen copy of ``encoder`` for EMA (momentum) targets.
+
+    Args:
+        encoder: The online encoder; it is deep-copied, not shared.
+
+    Returns:
+        The copy, with ``requires_grad`` off on every parameter.
+
+    Examples:
+        >>> from graphcl_rec.models import MF
+        >>> online = MF(2, 3, dim=4)
+        >>> target = make_target(online)
+        >>> target is online, any(p.requires_grad for p in target.parameters())
+        (False, False)
+    """
     target = copy.deepcopy(encoder)
     for p in target.parameters():
         p.requires_grad_(False)
@@ -175,7 +206,21 @@ def make_target(encoder: Encoder) -> Encoder:
 
 @torch.no_grad()
 def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
-    r"""In-place :math:`\theta_t \leftarrow m \theta_t + (1 - m) \theta_o`."""
+    r"""In-place :math:`\theta_t \leftarrow m \theta_t + (1 - m) \theta_o`.
+
+    Args:
+        target: Module whose parameters are updated in place (:math:`\theta_t`).
+        online: Module with the same parameter shapes, read only (:math:`\theta_o`).
+        momentum: :math:`m` in ``[0, 1]``; 1 keeps ``target`` unchanged.
+
+    Examples:
+        >>> import torch
+        >>> target, online = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
+        >>> _ = torch.nn.init.zeros_(target.weight), torch.nn.init.ones_(online.weight)
+        >>> ema_update(target, online, momentum=0.75)
+        >>> target.weight.item()
+        0.25
+    """
     for t, o in zip(target.parameters(), online.parameters()):
         t.mul_(momentum).add_(o.detach(), alpha=1.0 - momentum)
 

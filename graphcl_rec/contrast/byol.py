@@ -47,6 +47,21 @@ class BYOL(BPRRecommender):
         hard_negatives: Dynamic negative sampling for the BPR term.
         ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
+
+    Examples:
+        >>> import torch
+        >>> from graphcl_rec.data import Interactions
+        >>> from graphcl_rec.graph import adjacency
+        >>> from graphcl_rec.models import Batch, LightGCN
+        >>> _ = torch.manual_seed(0)
+        >>> inter = Interactions(torch.tensor([0, 1, 2]), torch.tensor([1, 2, 0]), 3, 3)
+        >>> batch = Batch(*torch.tensor([[0, 1], [1, 2], [0, 0]]))  # user, pos, neg
+        >>> model = BYOL(LightGCN(3, 3, dim=8, num_layers=2), pairs="node")
+        >>> generator = torch.Generator().manual_seed(0)
+        >>> views = model.sample_views(inter, generator)
+        >>> terms = model.loss(batch, [adjacency(inter)] * 2, views, generator)
+        >>> sorted(terms), terms["loss"].shape
+        (['bpr', 'loss', 'reg', 'ssl'], torch.Size([]))
     """
 
     ssl_step: Tensor

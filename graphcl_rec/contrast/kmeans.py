@@ -28,15 +28,19 @@ _BLOCK = 2**20
 
 
 def check_backend(backend: str) -> str:
-    """Validates a backend name; ``"faiss"`` also needs the package.
+    """Validates a backend name; ``"sklearn"`` and ``"faiss"`` also need the package.
 
     Raises:
         ValueError: For an unknown name.
-        ImportError: For ``"faiss"`` without ``faiss`` installed.
+        ImportError: For ``"sklearn"`` or ``"faiss"`` without the package installed.
     """
     if backend not in KMEANS_BACKENDS:
         raise ValueError(f"Could not resolve kmeans '{backend}' among choices "
                          f"{list(KMEANS_BACKENDS)}")
+    if backend == "sklearn" and importlib.util.find_spec("sklearn") is None:
+        raise ImportError("kmeans='sklearn' needs scikit-learn "
+                          "(pip install 'graphcl-rec[analysis]'); "
+                          "kmeans='torch' needs nothing")
     if backend == "faiss" and importlib.util.find_spec("faiss") is None:
         raise ImportError("kmeans='faiss' needs the faiss package "
                           "(pip install faiss-cpu, or graphcl-rec[ann]); "

@@ -38,6 +38,15 @@ def queue_nce(query: Tensor, key: Tensor, queue: Tensor, tau: float,
 
     Returns:
         Scalar loss.
+
+    Examples:
+        >>> import torch
+        >>> query = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+        >>> queue_nce(query, query, torch.zeros(0, 2), tau=0.5).abs().item()
+        0.0
+        >>> queue = torch.tensor([[1.0, 0.0]])
+        >>> round(queue_nce(query, query, queue, tau=1.0).item(), 4)
+        0.5032
     """
     q = F.normalize(query, dim=-1)
     k = F.normalize(key.detach(), dim=-1)
@@ -62,9 +71,9 @@ class MoCo(ContrastiveRecommender):
         augment: Optional augmentation for the two views.
         momentum: EMA momentum :math:`m`.
         queue_size: Number of past keys kept per queue. The keys are compared
-            with every query of the batch, so the step's cost grows with it; 1,024
-            matched 4,096 per epoch at a fraction of the cost (``variants`` runs
-            in ``benchmarks/results/robustness/``).
+            with every query of the batch, so the step's cost grows with it; the
+            measurements that chose the default are the ``variants`` runs in
+            ``benchmarks/results/robustness/``.
         tau: Temperature.
         ssl_weight: Weight of the contrastive terms.
         reg_weight: L2 weight.
@@ -72,6 +81,21 @@ class MoCo(ContrastiveRecommender):
         hard_negatives: Dynamic negative sampling for the BPR term.
         ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
+
+    Examples:
+        >>> import torch
+        >>> from graphcl_rec.data import Interactions
+        >>> from graphcl_rec.graph import adjacency
+        >>> from graphcl_rec.models import Batch, LightGCN
+        >>> _ = torch.manual_seed(0)
+        >>> inter = Interactions(torch.tensor([0, 1, 2]), torch.tensor([1, 2, 0]), 3, 3)
+        >>> batch = Batch(*torch.tensor([[0, 1], [1, 2], [0, 0]]))  # user, pos, neg
+        >>> model = MoCo(LightGCN(3, 3, dim=8, num_layers=2), queue_size=4)
+        >>> generator = torch.Generator().manual_seed(0)
+        >>> views = model.sample_views(inter, generator)
+        >>> terms = model.loss(batch, [adjacency(inter)] * 2, views, generator)
+        >>> sorted(terms), terms["loss"].shape
+        (['bpr', 'loss', 'reg', 'ssl'], torch.Size([]))
     """
 
     def __init__(self, encoder: Encoder, *, augment: Augmentation | None = None,

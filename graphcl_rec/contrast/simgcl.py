@@ -27,6 +27,15 @@ def uniform_noise(eps: float, generator: torch.Generator | None
 
     Returns:
         A function ``[N, d] -> [N, d]``.
+
+    Examples:
+        >>> import torch
+        >>> perturb = uniform_noise(0.1, torch.Generator().manual_seed(0))
+        >>> x = torch.tensor([[1.0, -2.0], [0.5, 0.5]])
+        >>> noisy = perturb(x)
+        >>> norms = torch.linalg.vector_norm(noisy - x, dim=1)
+        >>> noisy.shape, norms.round(decimals=4).tolist()
+        (torch.Size([2, 2]), [0.10000000149011612, 0.10000000149011612])
     """
 
     def perturb(x: Tensor) -> Tensor:
@@ -64,6 +73,21 @@ class SimGCL(ContrastiveRecommender):
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
         ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
+
+    Examples:
+        >>> import torch
+        >>> from graphcl_rec.data import Interactions
+        >>> from graphcl_rec.graph import adjacency
+        >>> from graphcl_rec.models import Batch, LightGCN
+        >>> _ = torch.manual_seed(0)
+        >>> inter = Interactions(torch.tensor([0, 1, 2]), torch.tensor([1, 2, 0]), 3, 3)
+        >>> batch = Batch(*torch.tensor([[0, 1], [1, 2], [0, 0]]))  # user, pos, neg
+        >>> model = SimGCL(LightGCN(3, 3, dim=8, num_layers=2), eps=0.1)
+        >>> generator = torch.Generator().manual_seed(0)
+        >>> views = model.sample_views(inter, generator)
+        >>> terms = model.loss(batch, [adjacency(inter)] * 2, views, generator)
+        >>> sorted(terms), terms["loss"].shape
+        (['bpr', 'loss', 'reg', 'ssl'], torch.Size([]))
     """
 
     def __init__(self, encoder: Encoder, *, eps: float = 0.1, tau: float = 0.2,
@@ -114,6 +138,21 @@ class XSimGCL(ContrastiveRecommender):
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
         ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
+
+    Examples:
+        >>> import torch
+        >>> from graphcl_rec.data import Interactions
+        >>> from graphcl_rec.graph import adjacency
+        >>> from graphcl_rec.models import Batch, LightGCN
+        >>> _ = torch.manual_seed(0)
+        >>> inter = Interactions(torch.tensor([0, 1, 2]), torch.tensor([1, 2, 0]), 3, 3)
+        >>> batch = Batch(*torch.tensor([[0, 1], [1, 2], [0, 0]]))  # user, pos, neg
+        >>> model = XSimGCL(LightGCN(3, 3, dim=8, num_layers=2), contrast_layer=1)
+        >>> generator = torch.Generator().manual_seed(0)
+        >>> views = model.sample_views(inter, generator)
+        >>> terms = model.loss(batch, [adjacency(inter)] * 2, views, generator)
+        >>> sorted(terms), terms["loss"].shape
+        (['bpr', 'loss', 'reg', 'ssl'], torch.Size([]))
     """
 
     def __init__(self, encoder: Encoder, *, eps: float = 0.2, tau: float = 0.15,

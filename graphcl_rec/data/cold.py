@@ -34,6 +34,10 @@ def _cold_masks(train: Interactions, part: Interactions) -> tuple[Tensor, Tensor
 def drop_cold(train: Interactions, part: Interactions) -> tuple[Interactions, int]:
     """Removes the pairs of ``part`` whose user or item has no pair in ``train``.
 
+    Args:
+        train: The training pairs that define which users and items are known.
+        part: Pairs to filter (validation or test), in the same index spaces.
+
     Returns:
         The remaining pairs of ``part`` and the number removed.
 

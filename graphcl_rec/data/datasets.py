@@ -240,7 +240,21 @@ def load(
 
 
 def available(root: str | Path | None = None) -> list[str]:
-    """Names of the datasets whose files are present (ML-100K always is)."""
+    """Names of the datasets whose files are present (ML-100K always is).
+
+    Args:
+        root: Folder holding the downloaded datasets, or ``None`` for the default
+            data root (see :func:`data_root`).
+
+    Returns:
+        Sorted dataset names, each usable with :func:`load` and :func:`info`.
+
+    Examples:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as empty:
+        ...     available(empty)  # only the packaged dataset
+        ['ml-100k']
+    """
     base = data_root(root)
     return [
         name
@@ -259,6 +273,24 @@ def info(
 
     ``num_train`` counts the pairs available for training and validation
     (``load(name, val_ratio=0)``); ``num_test`` the test pairs.
+
+    Args:
+        name: A dataset name (see :func:`available`).
+        root: Folder holding the downloaded datasets, or ``None`` for the default.
+        cache_dir: Where the parsed splits are cached, or ``None`` for the default.
+
+    Returns:
+        ``{"name", "files": [{"path", "bytes", "sha256"}], "num_users",
+        "num_items", "num_train", "num_test"}``.
+
+    Raises:
+        ValueError: If ``name`` is not a known dataset.
+
+    Examples:
+        >>> info("no-such-dataset")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        ValueError: unknown dataset 'no-such-dataset' (choices: [...'ml-100k'...])
     """
     with _sources(name, root) as sources:
         found = [

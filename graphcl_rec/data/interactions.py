@@ -274,6 +274,13 @@ def concat(parts: Sequence[Interactions]) -> Interactions:
     pairs removed is logged as a warning. Otherwise the parts' order is kept.
     ``timestamp`` and ``weight`` are joined when every part has them.
 
+    Args:
+        parts: One or more :class:`Interactions` with the same ``num_users``,
+            ``num_items`` and raw-id maps.
+
+    Returns:
+        One :class:`Interactions` holding every distinct pair of ``parts``.
+
     Raises:
         ValueError: If the parts differ in shape or in their raw-id maps.
 

@@ -18,6 +18,17 @@ class Batch(NamedTuple):
     """One training batch of ``B`` triples (all ``[B]`` int64 tensors).
 
     ``neg`` is ``[B, n]`` when several negatives are drawn per triple.
+
+    Attributes:
+        user: ``[B]`` user ids.
+        pos: ``[B]`` ids of items each user interacted with.
+        neg: ``[B]`` (or ``[B, n]``) ids of sampled negative items.
+
+    Examples:
+        >>> import torch
+        >>> batch = Batch(*torch.tensor([[0, 1], [2, 0], [1, 1]]))  # user, pos, neg
+        >>> batch.user.shape, batch.neg.tolist()
+        (torch.Size([2]), [1, 1])
     """
 
     user: Tensor

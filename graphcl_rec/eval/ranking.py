@@ -315,6 +315,17 @@ def evaluate(
 
     Raises:
         TypeError: If ``model`` is neither a recommender nor a tuple of two tensors.
+
+    Examples:
+        >>> import torch
+        >>> from graphcl_rec.data import Interactions
+        >>> train = Interactions(torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 3)
+        >>> test = Interactions(torch.tensor([0, 1]), torch.tensor([1, 2]), 2, 3)
+        >>> user_emb = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+        >>> item_emb = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+        >>> metrics = evaluate((user_emb, item_emb), train, test, k=1)
+        >>> metrics["recall@1"], metrics["ndcg@1"]
+        (1.0, 1.0)
     """
     if isinstance(exclude, str):
         if exclude != "graph":

@@ -98,6 +98,13 @@ def sym_norm(edge_index: Tensor, num_nodes: int) -> Tensor:
 
     Returns:
         ``[N, N]`` sparse CSR tensor.
+
+    Examples:
+        >>> path = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])  # 0 - 1 - 2
+        >>> sym_norm(path, 3).to_dense()
+        tensor([[0.0000, 0.7071, 0.0000],
+                [0.7071, 0.0000, 0.7071],
+                [0.0000, 0.7071, 0.0000]])
     """
     from torch_geometric.nn.conv.gcn_conv import gcn_norm
     from torch_geometric.utils import to_torch_csr_tensor

@@ -172,6 +172,16 @@ def to_backend(adj: Tensor, backend: str = "torch") -> Any:
 
     Returns:
         An adjacency that :func:`spmm` accepts.
+
+    Examples:
+        >>> from graphcl_rec.data import Interactions
+        >>> from graphcl_rec.graph import adjacency
+        >>> adj = adjacency(Interactions(torch.tensor([0]), torch.tensor([0]), 1, 1))
+        >>> to_backend(adj) is adj  # "torch": the CSR tensor itself
+        True
+        >>> spmm(to_backend(adj), torch.tensor([[1.0], [2.0]]))
+        tensor([[2.],
+                [1.]])
     """
     if backend == "torch":
         return adj

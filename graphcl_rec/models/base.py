@@ -28,6 +28,15 @@ class Encoder(nn.Module, ABC):
 
     Subclasses hold ``num_users``, ``num_items``, ``dim`` and ``num_layers`` and
     implement :meth:`forward`, :meth:`ego` and :meth:`reset_parameters`.
+
+    Examples:
+        >>> from graphcl_rec.models import LightGCN
+        >>> enc = LightGCN(3, 4, dim=8, num_layers=2)
+        >>> isinstance(enc, Encoder), enc.num_users, enc.num_items, enc.num_layers
+        (True, 3, 4, 2)
+        >>> user_ego, item_ego = enc.ego()
+        >>> user_ego.shape, item_ego.shape
+        (torch.Size([3, 8]), torch.Size([4, 8]))
     """
 
     num_users: int
@@ -92,6 +101,21 @@ class Recommender(nn.Module, ABC):
 
     The trainer calls :meth:`sample_views` once per epoch, :meth:`loss` once per
     batch and :meth:`on_step_end` after every optimiser step.
+
+    Examples:
+        >>> import torch
+        >>> from graphcl_rec.models import MF, BPRRecommender
+        >>> _ = torch.manual_seed(0)
+        >>> model = BPRRecommender(MF(2, 3, dim=4))
+        >>> isinstance(model, Recommender)
+        True
+        >>> batch = Batch(*torch.tensor([[0, 1], [1, 2], [0, 0]]))  # user, pos, neg
+        >>> terms = model.loss(batch, [], None)
+        >>> "loss" in terms, terms["loss"].shape
+        (True, torch.Size([]))
+        >>> user_emb, item_emb = model.embed([])
+        >>> user_emb.shape, item_emb.shape
+        (torch.Size([2, 4]), torch.Size([3, 4]))
     """
 
     encoder: Encoder

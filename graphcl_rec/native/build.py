@@ -36,7 +36,15 @@ _P, _I = ctypes.c_void_p, ctypes.c_int64
 
 
 class NativeUnavailable(RuntimeError):
-    """The kernel cannot be built or loaded here (the message says why)."""
+    """The kernel cannot be built or loaded here (the message says why).
+
+    Examples:
+        >>> try:
+        ...     raise NativeUnavailable("no C compiler found")
+        ... except RuntimeError as err:
+        ...     print(type(err).__name__, err)
+        NativeUnavailable no C compiler found
+    """
 
 
 def _host() -> str:
@@ -69,6 +77,14 @@ def load(flags: tuple[str, ...] = FLAGS) -> ctypes.CDLL:
         NativeUnavailable: When disabled by ``GRAPHCL_REC_NATIVE=0``, when no
             compiler is found, or when compiling or loading fails (with the
             compiler's message).
+
+    Examples:
+        >>> try:
+        ...     lib = load()
+        ... except NativeUnavailable:  # no compiler here: callers fall back to torch
+        ...     lib = None
+        >>> lib is None or lib.native_simd() in (0, 256, 512)
+        True
     """
     if os.environ.get("GRAPHCL_REC_NATIVE", "1") == "0":
         raise NativeUnavailable("disabled by GRAPHCL_REC_NATIVE=0")
@@ -150,6 +166,11 @@ def status() -> tuple[bool, str]:
         kernel in both first cases; :func:`~graphcl_rec.losses.info_nce` takes its
         kernel only with AVX-512 (its AVX2 build ran slower than torch on some
         shapes, ``benchmarks/PERF.md``).
+
+    Examples:
+        >>> usable, why = status()
+        >>> (usable and why in ("avx512", "avx2")) or (not usable and why != "")
+        True
     """
     try:
         lib = load()

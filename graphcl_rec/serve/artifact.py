@@ -89,6 +89,24 @@ def save_model(path: str | Path, model: Recommender, train: Interactions,
     Raises:
         ValueError: If the encoder's size differs from ``train``'s.
         TypeError: For a value a weights-only load would refuse.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import torch
+        >>> import graphcl_rec
+        >>> from graphcl_rec.data import Interactions
+        >>> from graphcl_rec.models.build import build_recommender
+        >>> _ = torch.manual_seed(0)
+        >>> train = Interactions(torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 3,
+        ...                      user_ids=("ann", "bob"), item_ids=("x", "y", "z"))
+        >>> table = {"encoder": {"name": "mf", "dim": 4}}
+        >>> model = build_recommender(table, 2, 3)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = save_model(Path(tmp) / "model.pt", model, train, table, epoch=3)
+        ...     rec = graphcl_rec.load(path)
+        >>> path.name, rec.recommend("ann", k=2)[0].tolist()
+        ('model.pt', ['y', 'z'])
     """
     enc = model.encoder
     if (enc.num_users, enc.num_items) != train.shape:
@@ -158,9 +176,30 @@ def read_artifact(path: str | Path,
         path: The artifact file.
         map_location: Where tensors are loaded.
 
+    Returns:
+        The artifact's dict: ``model`` (the state dict), ``model_config``,
+        ``num_users``, ``num_items``, ``train_user``/``train_item`` (``[E]``
+        int64), ``user_ids``/``item_ids``, ``epoch``, ``config``, ``info`` and the
+        format and version fields.
+
     Raises:
         FileNotFoundError: If ``path`` does not exist.
         CheckpointError: One line naming the file and what is wrong.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import torch
+        >>> from graphcl_rec.data import Interactions
+        >>> from graphcl_rec.models.build import build_recommender
+        >>> train = Interactions(torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 3)
+        >>> table = {"encoder": {"name": "mf", "dim": 4}}
+        >>> model = build_recommender(table, 2, 3)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = save_model(Path(tmp) / "m.pt", model, train, table, epoch=3)
+        ...     state = read_artifact(path)
+        >>> state["epoch"], state["num_users"], state["train_item"].tolist()
+        (3, 2, [0, 1])
     """
     path = Path(path)
     if not path.is_file():

@@ -38,7 +38,12 @@ ARRAYS, META, ANN = "embeddings.npz", "meta.json", "items.faiss"
 
 
 def faiss_available() -> bool:
-    """Whether ``import faiss`` can work (the optional ``ann`` extra)."""
+    """Whether ``import faiss`` can work (the optional ``ann`` extra).
+
+    Examples:
+        >>> faiss_available() in (True, False)
+        True
+    """
     return importlib.util.find_spec("faiss") is not None
 
 
@@ -62,6 +67,13 @@ def build_ann_index(item_emb: np.ndarray, m: int = 32) -> Any:
 
     Raises:
         ImportError: Without faiss.
+
+    Examples:
+        >>> import numpy as np
+        >>> items = np.eye(3, dtype=np.float32)
+        >>> index = build_ann_index(items, m=4) if faiss_available() else None
+        >>> index is None or index.search(items[1:2], 1)[1].tolist() == [[1]]
+        True
     """
     try:
         import faiss
@@ -95,6 +107,22 @@ def export(rec: EmbeddingRecommender, path: str | Path, *, ann: bool | None = No
     Raises:
         FileExistsError: If ``path`` exists and ``overwrite`` is false.
         ImportError: For ``ann=True`` without faiss.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import torch
+        >>> from graphcl_rec.data import Interactions
+        >>> from graphcl_rec.models import MF, BPRRecommender
+        >>> from graphcl_rec.serve import TrainedRecommender
+        >>> _ = torch.manual_seed(0)
+        >>> train = Interactions(torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 3,
+        ...                      user_ids=("ann", "bob"), item_ids=("x", "y", "z"))
+        >>> rec = TrainedRecommender(BPRRecommender(MF(2, 3, dim=4)), train)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     out = export(rec, Path(tmp) / "export", ann=False)
+        ...     sorted(p.name for p in out.iterdir())
+        ['embeddings.npz', 'meta.json']
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -158,6 +186,24 @@ def load_exported(path: str | Path) -> EmbeddingRecommender:
     Raises:
         FileNotFoundError: If a file is missing.
         ValueError: For another format or version, or a checksum mismatch.
+
+    Examples:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import torch
+        >>> from graphcl_rec.data import Interactions
+        >>> from graphcl_rec.models import MF, BPRRecommender
+        >>> from graphcl_rec.serve import TrainedRecommender
+        >>> _ = torch.manual_seed(0)
+        >>> train = Interactions(torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 3,
+        ...                      user_ids=("ann", "bob"), item_ids=("x", "y", "z"))
+        >>> rec = TrainedRecommender(BPRRecommender(MF(2, 3, dim=4)), train)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     served = load_exported(export(rec, Path(tmp) / "export", ann=False))
+        >>> [r.recommend("ann", k=2)[0].tolist() for r in (served, rec)]
+        [['y', 'z'], ['y', 'z']]
+        >>> served.ann_index is None
+        True
     """
     path = Path(path)
     meta = json.loads((path / META).read_text(encoding="utf-8"))

@@ -91,6 +91,18 @@ def propagate_new_nodes(node: Tensor, nbr: Tensor, num_new: int, layers: list[Te
 
     See the module docstring for the rule.
 
+    Args:
+        node: ``[M]`` int64 new-node end of each edge, in ``0..num_new-1``.
+        nbr: ``[M]`` int64 trained-neighbour end of each edge, in ``0..N-1``.
+        num_new: Number ``n`` of new nodes.
+        layers: ``L`` tensors ``[N, d]``: the neighbours' side at layers
+            ``0..L-1`` of the trained graph.
+        degree: ``[N]`` the neighbours' degrees in the trained graph.
+        ego: ``[n, d]`` layer-0 embeddings of the new nodes.
+
+    Returns:
+        ``L + 1`` tensors ``[n, d]``: ``ego`` then each propagated layer.
+
     Shapes:
         - node, nbr: ``[M]`` edges (new node ``0..n-1``, trained neighbour).
         - layers: ``L`` tensors ``[N, d]``: the neighbours' side at layers

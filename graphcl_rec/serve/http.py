@@ -89,6 +89,21 @@ def create_app(recommender: TrainedRecommender | LiveRecommender, *,
         ImportError: Without FastAPI (one line naming the ``serve`` extra).
         ValueError: For a bad ``unknown``/``max_pairs``/``update_*``, or
             ``update_*`` given with a ``LiveRecommender``.
+
+    Examples:
+        >>> import torch
+        >>> from fastapi.testclient import TestClient
+        >>> from graphcl_rec.data import Interactions
+        >>> from graphcl_rec.models import MF, BPRRecommender
+        >>> from graphcl_rec.serve import TrainedRecommender
+        >>> _ = torch.manual_seed(0)
+        >>> train = Interactions(torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 3,
+        ...                      user_ids=("ann", "bob"), item_ids=("x", "y", "z"))
+        >>> app = create_app(TrainedRecommender(BPRRecommender(MF(2, 3, dim=4)), train))
+        >>> with TestClient(app) as client:
+        ...     reply = client.get("/recommend", params={"user": "ann", "k": 2})
+        >>> reply.status_code, reply.json()["items"]
+        (200, ['y', 'z'])
     """
     require_fastapi()
     from fastapi import FastAPI, HTTPException, Query, Request

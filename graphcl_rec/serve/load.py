@@ -43,10 +43,29 @@ def load(run: str | Path, *, device: str | torch.device = "cpu") -> TrainedRecom
             do not fit the model its config builds (one line naming the file).
 
     Examples:
+        A finished run is loaded by its folder, e.g.
+        ``graphcl_rec.load("runs/main/ml-100k-lightgcn-seed0")``; here an artifact
+        is written first (what a run does at its end):
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import torch
         >>> import graphcl_rec
-        >>> rec = graphcl_rec.load("runs/main/ml-100k-lightgcn-seed0")  # doctest: +SKIP
-        >>> rec.recommend("196", k=5)  # doctest: +SKIP
-        (array(['50', '181', ...], dtype=object), array([4.21, ...], dtype=float32))
+        >>> from graphcl_rec.models.build import build_recommender
+        >>> from graphcl_rec.serve import save_model
+        >>> _ = torch.manual_seed(0)
+        >>> train = Interactions(torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 3,
+        ...                      user_ids=("ann", "bob"), item_ids=("x", "y", "z"))
+        >>> table = {"encoder": {"name": "lightgcn", "dim": 4, "num_layers": 1}}
+        >>> model = build_recommender(table, 2, 3)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = save_model(Path(tmp) / "model.pt", model, train, table)
+        ...     rec = graphcl_rec.load(tmp)
+        >>> type(rec.model).__name__, rec.train.num_users
+        ('BPRRecommender', 2)
+        >>> items, scores = rec.recommend("ann", k=2)
+        >>> items.tolist(), scores.shape
+        (['y', 'z'], (2,))
     """
     path = artifact_path(run)
     state = read_artifact(path)

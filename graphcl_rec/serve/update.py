@@ -177,6 +177,19 @@ def update(rec: TrainedRecommender, new: NewPairs, *, epochs: int | None = None,
             with ``reset_parameters``, ``early_stopping``, ``checkpoint_dir`` or
             ``log_path`` set.
         TypeError: If the model holds no ``EmbeddingEncoder`` to grow.
+
+    Examples:
+        >>> import torch
+        >>> from graphcl_rec.data import Interactions
+        >>> from graphcl_rec.models import MF, BPRRecommender
+        >>> from graphcl_rec.serve import TrainedRecommender
+        >>> _ = torch.manual_seed(0)
+        >>> train = Interactions(torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 3,
+        ...                      user_ids=("ann", "bob"), item_ids=("x", "y", "z"))
+        >>> rec = TrainedRecommender(BPRRecommender(MF(2, 3, dim=4)), train)
+        >>> history = update(rec, [("ann", "z"), ("cat", "x")], epochs=1)
+        >>> len(history.records), rec.train.num_users, len(rec.train)
+        (1, 3, 4)
     """
     _check_budget(epochs, steps, trainer)
     settings = trainer if trainer is not None else Trainer(

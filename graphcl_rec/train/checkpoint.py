@@ -205,6 +205,22 @@ def load_checkpoint(path: str | Path, expected_config: Mapping[str, Any] | None 
             content (objects that could execute code), another format, library
             version or configuration (naming the first differing key), or a
             non-finite tensor (naming it).
+
+    Examples:
+        >>> import tempfile
+        >>> from graphcl_rec.errors import CheckpointError
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     p = save_checkpoint(Path(tmp) / "last.pt", {
+        ...         "config": {"lr": 0.1}, "epoch": 3, "model": {}})
+        ...     try:
+        ...         load_checkpoint(p, expected_config={"lr": 0.2})
+        ...     except CheckpointError as err:
+        ...         print(str(err).split(": ", 1)[1])
+        ...     state = load_checkpoint(p, expected_config={"lr": 0.2},
+        ...                             allow_change=["lr"])
+        lr: checkpoint has 0.1, run has 0.2
+        >>> state["epoch"]
+        3
     """
     path = Path(path)
     _check_map_location(map_location)

@@ -62,7 +62,16 @@ PROBE_SEED_OFFSET = 0x5EED
 
 
 class TrainingWarning(UserWarning):
-    """A run finished but probably did not learn what it should have."""
+    """A run finished but probably did not learn what it should have.
+
+    Examples:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warnings.warn("below the popularity baseline", TrainingWarning)
+        >>> caught[0].category.__name__, issubclass(TrainingWarning, UserWarning)
+        ('TrainingWarning', True)
+    """
 
 
 class RunMonitor:

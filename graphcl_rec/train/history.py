@@ -28,6 +28,11 @@ class History:
             training degree, seen items excluded), or ``None`` without validation.
         warnings: Every training warning of the run, in order: dicts with
             ``kind``, ``epoch`` and ``message``.
+
+    Examples:
+        >>> history = History(records=[{"epoch": 1, "loss": 0.5}], best_epoch=1)
+        >>> history.records[0]["loss"], history.best_epoch, history.stopped_early
+        (0.5, 1, False)
     """
 
     records: list[dict[str, Any]] = field(default_factory=list)

@@ -10,6 +10,16 @@ import torch
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` picks CUDA when available, else CPU; other values pass through.
 
+    Args:
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:<n>"`` or a
+            :class:`torch.device` (returned as it is).
+
+    Returns:
+        The device.
+
+    Raises:
+        ValueError: For another string, or a CUDA device without CUDA.
+
     Examples:
         >>> resolve_device("cpu")
         device(type='cpu')
