@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -101,3 +102,65 @@ def block_size(
         )
     elem = torch.empty((), dtype=dtype).element_size()
     return max(1, int(memory_budget_mb * 2**20) // max(num_items * elem, 1))
+
+
+class RankingSetup(NamedTuple):
+    """What every full-ranking evaluation derives from its arguments.
+
+    Attributes:
+        block: Users per block.
+        target: ``target`` on the embeddings' device.
+        truth: Sorted ``user * I + item`` keys of ``target``.
+        exclude: Sorted keys never ranked.
+        num_truth: ``[U]`` target pairs per user.
+        users: ``[n]`` users with at least one target pair (the ones scored).
+    """
+
+    block: int
+    target: Interactions
+    truth: Tensor
+    exclude: Tensor
+    num_truth: Tensor
+    users: Tensor
+
+
+def ranking_setup(user_emb: Tensor, item_emb: Tensor, target: Interactions,
+                  exclude: Exclude, batch_size: int | None,
+                  memory_budget_mb: float) -> RankingSetup:
+    """Checks the inputs of a full-ranking evaluation and derives its keys.
+
+    Args:
+        user_emb: ``[U, d]`` user embeddings.
+        item_emb: ``[I, d]`` item embeddings.
+        target: Held-out pairs to rank.
+        exclude: Pairs never ranked (see :func:`exclude_keys`).
+        batch_size: Users per block, or ``None`` for the memory budget's choice.
+        memory_budget_mb: Budget of one block's score buffer.
+
+    Returns:
+        The :class:`RankingSetup`.
+
+    Raises:
+        ValueError: Mismatched shapes or an empty ``target``.
+        LeakageError: A target pair is also excluded.
+
+    Examples:
+        >>> t = Interactions(torch.tensor([0, 0]), torch.tensor([1, 2]), 2, 3)
+        >>> s = ranking_setup(torch.ones(2, 4), torch.ones(3, 4), t, None, None, 1)
+        >>> s.users.tolist(), s.num_truth.tolist(), s.truth.tolist()
+        ([0], [2, 0], [1, 2])
+    """
+    from graphcl_rec.eval.hits import check_no_leakage, sorted_keys
+
+    num_users, num_items = target.shape
+    check_embeddings(user_emb, item_emb, target.shape)
+    block = block_size(num_items, user_emb.dtype, batch_size, memory_budget_mb)
+    if len(target) == 0:
+        raise ValueError("'target' holds no pairs")
+    target = target.to(user_emb.device)
+    truth = sorted_keys(target.user, target.item, num_items)
+    ex_keys = exclude_keys(exclude, target)
+    check_no_leakage(truth, ex_keys)
+    num_truth = torch.bincount(truth // num_items, minlength=num_users)
+    users = torch.nonzero(num_truth).flatten()
+    return RankingSetup(block, target, truth, ex_keys, num_truth, users)

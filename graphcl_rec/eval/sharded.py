@@ -19,8 +19,8 @@ from torch import Tensor
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.eval.blocks import Exclude, Ranker, topk_blocks
 from graphcl_rec.eval.groups import covered_items
-from graphcl_rec.eval.hits import check_no_leakage, hits_matrix, sorted_keys
-from graphcl_rec.eval.inputs import block_size, check_embeddings, exclude_keys
+from graphcl_rec.eval.hits import hits_matrix
+from graphcl_rec.eval.inputs import ranking_setup
 from graphcl_rec.eval.metrics import check_ks, metrics_from_hits
 
 AllReduce = Callable[[Tensor], None]
@@ -88,17 +88,9 @@ def evaluate_sharded(
         raise ValueError(f"'all_reduce' is required with world_size={world_size}")
     ks = check_ks(k)
     num_users, num_items = target.shape
-    check_embeddings(user_emb, item_emb, target.shape)
-    block = block_size(num_items, user_emb.dtype, batch_size, memory_budget_mb)
-    if len(target) == 0:
-        raise ValueError("'target' holds no pairs")
+    block, target, truth, ex_keys, num_truth, users = ranking_setup(
+        user_emb, item_emb, target, exclude, batch_size, memory_budget_mb)
     device = user_emb.device
-    target = target.to(device)
-    truth = sorted_keys(target.user, target.item, num_items)
-    ex_keys = exclude_keys(exclude, target)
-    check_no_leakage(truth, ex_keys)
-    num_truth = torch.bincount(truth // num_items, minlength=num_users)
-    users = torch.nonzero(num_truth).flatten()
     n = users.numel()
     mine = list(range(rank, -(-n // block), world_size))
     names = _metric_names(ks)
