@@ -20,7 +20,15 @@ EXTRA = [
               "momentum": 0.99, "queue_size": 4096, "encoder": LIGHTGCN}, 5e-3),
     ("BYOL", {"objective": "byol", "reg_weight": 1e-4, "ssl_weight": 0.1,
               "momentum": 0.99, "pairs": "interaction", "encoder": LIGHTGCN}, 5e-3),
+    # The models added later run at their library defaults (nothing tuned on ML-100K).
+    ("DirectAU", {"objective": "directau", "encoder": LIGHTGCN}, 5e-3),
+    ("LightGCL", {"objective": "lightgcl", "encoder": LIGHTGCN}, 5e-3),
+    ("NCL", {"objective": "ncl", "encoder": LIGHTGCN}, 5e-3),
+    ("MixGCF", {"objective": "bpr", "reg_weight": 1e-4, "hard_negatives": "mixgcf",
+                "encoder": LIGHTGCN}, 5e-3),
 ]
+#: Trainer settings that differ from the main job's for one model.
+TRAIN_EXTRA = {"MixGCF": {"num_negatives": 64}}
 
 
 def main() -> None:
@@ -33,8 +41,9 @@ def main() -> None:
     base = main_job_configs(epochs=args.epochs, device="cpu")
     configs = list(base)
     for name, model, lr in EXTRA:
+        train = replace(base[1].train, lr=lr, **TRAIN_EXTRA.get(name, {}))
         configs.append(replace(base[1], model=model, name=f"ml-100k-{name.lower()}",
-                               train=replace(base[1].train, lr=lr)))
+                               train=train))
     labels = [n for n, _, _ in MAIN_JOB] + [n for n, _, _ in EXTRA]
     rows = []
     for label, cfg in zip(labels, configs):

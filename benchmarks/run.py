@@ -24,6 +24,8 @@ Subcommands (``python -m benchmarks.run SUBCOMMAND --help`` for each one's optio
   density estimates, uniformity and alignment (the SimGCL paper's figure).
 * ``scale --pairs 1e6,3e6``: epoch time and peak memory of training and of full-ranking
   evaluation on synthetic power-law graphs fitted to Gowalla (issue 23).
+* ``ddp --config CONFIG --nproc 1,2``: seconds per training epoch of one config in one
+  and in several processes (``graphcl-rec train --nproc``), each in a fresh child.
 
 Every subcommand prints its figures and, with ``--json PATH``, writes them with the
 date, git revision, torch version, threads and CPU model. Run from the repository
@@ -39,6 +41,7 @@ from collections.abc import Sequence
 
 from benchmarks.bench import (
     ab,
+    ddp,
     diagnose,
     evaluation,
     kernels,
@@ -82,6 +85,7 @@ def parser() -> argparse.ArgumentParser:
     serve_latency.add_parser(sub)
     uniformity.add_parser(sub)
     scale.add_parser(sub)
+    ddp.add_parser(sub)
     return p
 
 

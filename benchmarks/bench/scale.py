@@ -10,7 +10,13 @@ process (``scale-point``), so that its peak resident memory is its own:
 * one epoch of each ``--models`` model (64-d, 3 layers, batch 2048, user sampler)
   through :class:`graphcl_rec.Trainer`; with ``--steps N``, ``N`` timed steps
   instead, scaled to the epoch's batches (plus its view and batch sampling);
-* full-ranking evaluation of every test user against every item (``eval``).
+* full-ranking evaluation of every test user against every item (``eval``); with
+  ``--eval-users N``, of ``N`` of them, the time scaled to all (ranking costs the
+  same for every user: one product with every item), marked ``estimated``.
+
+With ``--steps`` each training point also times one 64-d product with the training
+adjacency and reports it per non-zero: the figure that shows where the embedding
+table leaves the cache.
 
 The exponent of each series is the least-squares slope of log(cost) over
 log(pairs) (for training also per step: an epoch has pairs / batch steps, each
@@ -43,6 +49,7 @@ from benchmarks.bench.common import (
     run_child,
     runner_link,
     summary,
+    sync,
 )
 
 
@@ -58,6 +65,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=0,
                    help="timed steps per model, scaled to an epoch (0: a whole epoch)")
     p.add_argument("--no-eval", action="store_true", help="skip the evaluation point")
+    p.add_argument("--eval-users", type=int, default=0,
+                   help="rank only this many test users (drawn with --seed) and scale "
+                        "the time to all of them (0: every test user)")
     p.add_argument("--batch-size", type=int, default=2048)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--echo", action="store_true", help="show the children's output")
@@ -70,6 +80,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--steps", type=int, default=0)
     c.add_argument("--batch-size", type=int, default=2048)
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--eval-users", type=int, default=0)
     c.set_defaults(func=run_point)
 
 
@@ -97,13 +108,16 @@ def run_scale(args: argparse.Namespace) -> Result:
             torch.save({"train": inter.subset(~is_test), "test": inter.subset(is_test)},
                        path)
             for w in what:
-                child = run_child(
-                    ["scale-point", "--graph", str(path), "--what", w, "--steps",
-                     str(args.steps), "--batch-size", str(args.batch_size), "--seed",
-                     str(args.seed), "--device", args.device,
-                     *([] if args.threads is None else ["--threads",
-                                                        str(args.threads)])],
-                    env, args.echo)
+                try:
+                    child = run_child(_point_argv(args, path, w), env, args.echo)
+                except SystemExit as exc:  # e.g. killed for memory: say so, go on
+                    result.rows.append({"pairs": len(inter), "target_pairs": target,
+                                        "users": inter.num_users,
+                                        "items": inter.num_items, "what": w,
+                                        "failed": str(exc)})
+                    print(f"| {len(inter)} | {inter.num_users} | {inter.num_items} | "
+                          f"{w} | failed: {exc} | | | |", flush=True)
+                    continue
                 row = {"pairs": len(inter), "target_pairs": target,
                        "users": inter.num_users, "items": inter.num_items,
                        **child["rows"][0]}
@@ -111,9 +125,12 @@ def run_scale(args: argparse.Namespace) -> Result:
                 needed = row["peak_rss_mb"] - row["rss_before_data_mb"]
                 per_step = row["seconds"] / row.get("batches", 1)
                 series[w].append((len(inter), row["seconds"], needed, per_step))
+                extra = (f" (one 64-d product: {row['spmm_ns_per_nnz']:.1f} ns per "
+                         "non-zero)" if "spmm_ns_per_nnz" in row else "")
                 print(f"| {len(inter)} | {inter.num_users} | {inter.num_items} | {w} | "
                       f"{row['seconds']:.2f} | {row['peak_rss_mb']:.0f} | "
-                      f"{row['rss_after_data_mb']:.0f} | {needed:.0f} |", flush=True)
+                      f"{row['rss_after_data_mb']:.0f} | {needed:.0f} |{extra}",
+                      flush=True)
                 result.figure(f"{target:.0e} pairs {w} seconds", row["seconds"], "s")
                 result.figure(f"{target:.0e} pairs {w} peak RSS", row["peak_rss_mb"],
                               "MB")
@@ -130,7 +147,24 @@ def run_scale(args: argparse.Namespace) -> Result:
             if w != "eval":
                 result.figure(f"{w} per-step time exponent", s_exp, "")
             result.figure(f"{w} memory exponent", m_exp, "")
+            curve = [(p, s) for p, _, _, s in points] if w != "eval" else \
+                [(p, s) for p, s, _, _ in points]
+            local = [_slope(list(pair)) for pair in zip(curve, curve[1:])]
+            print(f"{w}: local exponents {'per step ' if w != 'eval' else ''}between "
+                  f"consecutive sizes: " + ", ".join(f"{e:.2f}" for e in local),
+                  flush=True)
+            for (p0, _), (p1, _), e in zip(curve, curve[1:], local):
+                result.figure(f"{w} local exponent {p0:.0e}-{p1:.0e}", e, "")
     return result
+
+
+def _point_argv(args: argparse.Namespace, graph: Path, what: str) -> list[str]:
+    """The ``scale-point`` command line of one point."""
+    return ["scale-point", "--graph", str(graph), "--what", what, "--steps",
+            str(args.steps), "--batch-size", str(args.batch_size), "--seed",
+            str(args.seed), "--eval-users", str(args.eval_users), "--device",
+            args.device, *([] if args.threads is None else
+                           ["--threads", str(args.threads)])]
 
 
 def _law(model: Any) -> dict[str, float]:
@@ -154,6 +188,30 @@ def _slope(points: list[tuple[int, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else math.nan
 
 
+def _propagation_cost(train: Any, device: torch.device,
+                      reps: int = 5) -> dict[str, float]:
+    """Median seconds of one 64-d product with the training adjacency, and per
+    non-zero: it stays flat while the gathered rows fit the cache and rises once
+    the embedding table outgrows it."""
+    import graphcl_rec as gr
+    from graphcl_rec.graph.propagate import spmm
+
+    adj = gr.graph.adjacency(train).to(device)
+    x = torch.randn(train.num_users + train.num_items, 64, device=device)
+    spmm(adj, x)
+    times = []
+    for _ in range(reps):
+        sync(device)
+        t0 = time.perf_counter()
+        spmm(adj, x)
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    t = sorted(times)[reps // 2]
+    nnz = int(adj._nnz())
+    return {"spmm_seconds": t, "nnz": nnz, "spmm_ns_per_nnz": t / nnz * 1e9,
+            "table_mb": x.numel() * x.element_size() / 2**20}
+
+
 def run_point(args: argparse.Namespace) -> Result:
     import graphcl_rec as gr
     from benchmarks.bench.training import Stepper, build_model, parse_model
@@ -169,9 +227,25 @@ def run_point(args: argparse.Namespace) -> Result:
         torch.manual_seed(args.seed)
         model = build_model("bpr", "lightgcn", train.num_users, train.num_items, 64,
                             3).to(device)
+        test_users = torch.unique(test.user)
+        target = test
+        if 0 < args.eval_users < test_users.numel():
+            g = torch.Generator().manual_seed(args.seed)
+            chosen = test_users[torch.randperm(test_users.numel(), generator=g)
+                                [:args.eval_users]]
+            keep = torch.zeros(test.num_users, dtype=torch.bool)
+            keep[chosen] = True
+            target = test.subset(keep[test.user])
+        ranked = int(torch.unique(target.user).numel())
         t0 = time.perf_counter()
-        metrics = gr.evaluate(model, graph=train, target=test, exclude=train)
-        row.update(seconds=time.perf_counter() - t0, recall=metrics["recall@20"])
+        metrics = gr.evaluate(model, graph=train, target=target, exclude=train)
+        measured = time.perf_counter() - t0
+        # Ranking cost is per user (all items each), so the full time scales with the
+        # number of users ranked; the figure is marked estimated when it was scaled.
+        row.update(seconds=measured * test_users.numel() / ranked,
+                   measured_seconds=measured, ranked_users=ranked,
+                   test_users=int(test_users.numel()),
+                   estimated=ranked < test_users.numel(), recall=metrics["recall@20"])
     elif args.steps > 0:
         objective, encoder = parse_model(args.what)
         v = {"objective": objective, "encoder": encoder, "sampler": "user",
@@ -183,7 +257,8 @@ def run_point(args: argparse.Namespace) -> Result:
         step = summary([stepper.run(args.steps)])["median"]
         row.update(seconds=stepper.views_s + stepper.sample_s
                    + step * len(stepper.batches), step_seconds=step,
-                   batches=len(stepper.batches), estimated=True)
+                   batches=len(stepper.batches), estimated=True,
+                   **_propagation_cost(train, device))
     else:
         objective, encoder = parse_model(args.what)
         model = build_model(objective, encoder, train.num_users, train.num_items, 64,

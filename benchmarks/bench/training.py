@@ -4,15 +4,21 @@
 Adam step, on batches drawn beforehand (one epoch of :class:`PairSampler`), with the
 views drawn once. The variants (model x sampler x InfoNCE precision) alternate
 round by round in one process, so they share the machine's load; each round times
-``--steps`` steps of each. The epoch estimate adds the variant's view and batch
-sampling to the median step times the batches per epoch.
+``--steps`` steps of each. The epoch estimate adds the variant's per-epoch work
+(``sample_views``: SGL's two views, NCL's k-means, LightGCL's SVD) and batch
+sampling to the median step times the batches per epoch. NCL is timed past its
+``proto_warmup`` (its epoch counter is advanced), so its epochs cluster as a run's
+later ones do; LightGCL factorises the graph in its first epoch only, so its
+estimate is that of a run's first epoch.
 
 ``epoch`` trains whole epochs through :class:`graphcl_rec.Trainer` (no evaluation)
-and reports its ``train_seconds`` per epoch.
+and reports its ``train_seconds`` per epoch. NCL clusters only after its
+``proto_warmup`` (20) epochs: ``--warmup-epochs 20`` times epochs that do.
 
 Models are built only from the public constructors, with keyword arguments:
 ``OBJECTIVE[+ENCODER]``, e.g. ``sgl-ed``, ``xsimgcl+sgc``, ``bpr+mf``; the encoders
 are 64-d (``--dim``) with 3 layers (``--layers``), every objective at its defaults.
+The pair sampler draws one negative per pair, except for :data:`NUM_NEGATIVES`.
 """
 
 from __future__ import annotations
@@ -42,8 +48,13 @@ ENCODERS = ("lightgcn", "sgc", "mf")
 ALIASES = {"lightgcn": "bpr+lightgcn", "mf": "bpr+mf", "sgc": "bpr+sgc",
            "lightgcn-bpr": "bpr+lightgcn", "mf-bpr": "bpr+mf", "sgc-bpr": "bpr+sgc"}
 
-NCE_OBJECTIVES = ("sgl-ed", "sgl-nd", "sgl-rw", "sgl-ed-per-layer", "simgcl", "xsimgcl")
+NCE_OBJECTIVES = ("sgl-ed", "sgl-nd", "sgl-rw", "sgl-ed-per-layer", "simgcl", "xsimgcl",
+                  "lightgcl", "ncl")
 """The objectives that take ``nce_precision``."""
+
+NUM_NEGATIVES = {"bpr-hard": 4, "bpr-mixgcf": 64}
+"""Candidate negatives per pair of the objectives that choose among several
+(MixGCF's paper takes 16 to 64); every other objective gets one."""
 
 
 def _objectives() -> dict[str, Callable[..., Any]]:
@@ -68,11 +79,17 @@ def _objectives() -> dict[str, Callable[..., Any]]:
                                                 **kw),
         "byol": lambda enc, **kw: contrast.BYOL(enc, augment=augment.EdgeDropout(p=0.1),
                                                 **kw),
+        "bpr-mixgcf": lambda enc, **kw: models.BPRRecommender(
+            enc, hard_negatives="mixgcf", **kw),
+        "directau": lambda enc, **kw: contrast.DirectAU(enc, **kw),
+        "lightgcl": lambda enc, **kw: contrast.LightGCL(enc, **kw),
+        "ncl": lambda enc, **kw: contrast.NCL(enc, **kw),
     }
 
 
 OBJECTIVES = ("bpr", "bpr-hard", "sgl-ed", "sgl-nd", "sgl-rw", "sgl-ed-per-layer",
-              "simgcl", "xsimgcl", "moco", "byol")
+              "simgcl", "xsimgcl", "moco", "byol", "bpr-mixgcf", "directau", "lightgcl",
+              "ncl")
 
 
 def parse_model(spec: str) -> tuple[str, str]:
@@ -115,6 +132,16 @@ def build_model(objective: str, encoder: str, num_users: int, num_items: int,
             type(model)).parameters:
         model = build(enc, ssl_warmup=ssl_warmup, **extra)
     return model
+
+
+def past_warmups(model) -> None:
+    """Advances NCL's epoch counter to its ``proto_warmup``, so that the next
+    ``sample_views`` clusters the prototypes as every epoch after the warm-up does
+    (models without the counter are left as they are)."""
+    warmup = getattr(model, "proto_warmup", None)
+    seen = getattr(model, "epochs_seen", None)
+    if isinstance(warmup, int) and isinstance(seen, torch.Tensor):
+        seen.fill_(warmup)
 
 
 def pair_sampler(train, batch_size: int, mode: str, num_negatives: int = 1):
@@ -222,8 +249,9 @@ class Stepper:
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = torch.optim.Adam(params, lr=1e-3,
                                     fused=device.type in ("cpu", "cuda"))
-        negatives = 4 if v["objective"] == "bpr-hard" else 1
+        negatives = NUM_NEGATIVES.get(v["objective"], 1)
         sampler = pair_sampler(train, args.batch_size, v["sampler"], negatives)
+        past_warmups(self.model)
         sync(device)
         t0 = time.perf_counter()
         self.views = self.model.sample_views(train, self.gen)
@@ -364,7 +392,7 @@ def run_epoch(args: argparse.Namespace) -> Result:
             trainer = gr.Trainer(
                 epochs=args.warmup_epochs + args.epochs, batch_size=args.batch_size,
                 lr=args.lr, sampler=v["sampler"],
-                num_negatives=4 if v["objective"] == "bpr-hard" else 1,
+                num_negatives=NUM_NEGATIVES.get(v["objective"], 1),
                 device=str(device), seed=args.seed, progress=False,
                 reset_parameters=True)
             history = trainer.fit(model, train, None)

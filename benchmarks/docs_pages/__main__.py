@@ -25,12 +25,13 @@ def build_pages(root: Path = ROOT) -> list[Page]:
         readme_table,
         results_page,
         robustness_page,
+        scale_page,
         uniformity_page,
     )
 
     return [module.build(root) for module in (results_page, performance_page,
                                               robustness_page, uniformity_page,
-                                              readme_table)]
+                                              scale_page, readme_table)]
 
 
 def stale(pages: list[Page], root: Path = ROOT) -> list[str]:

@@ -44,7 +44,9 @@ class BYOL(BPRRecommender):
         ssl_weight: Weight of the alignment term.
         pairs: ``"interaction"`` or ``"node"``.
         reg_weight: L2 weight.
-        hard_negatives: Dynamic negative sampling for the BPR term.
+        hard_negatives: Negative selection of the BPR term: ``False``,
+            ``True``/``"hardest"`` or ``"mixgcf"`` (see
+            :class:`~graphcl_rec.models.bpr.BPRRecommender`).
         ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
 
@@ -70,7 +72,7 @@ class BYOL(BPRRecommender):
     def __init__(self, encoder: Encoder, *, augment: Augmentation | None = None,
                  momentum: float = 0.99, ssl_weight: float = 0.1,
                  pairs: str = "interaction", reg_weight: float = 1e-4,
-                 hard_negatives: bool = False, ssl_warmup: int = 1000) -> None:
+                 hard_negatives: bool | str = False, ssl_warmup: int = 1000) -> None:
         super().__init__(encoder, reg_weight=reg_weight, hard_negatives=hard_negatives)
         if pairs not in PAIRS:
             raise ValueError(f"Could not resolve pairs '{pairs}' among choices "
@@ -105,7 +107,7 @@ class BYOL(BPRRecommender):
              generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """BPR plus the alignment of predicted online and target embeddings."""
         out = self.encoder(adjs)
-        terms = self.bpr_terms(batch, out)
+        terms = self.bpr_terms(batch, out, generator)
         online = self.encoder(views[0]) if views else out
         with torch.no_grad():
             target = self.target(views[1] if views else adjs)

@@ -78,7 +78,9 @@ class MoCo(ContrastiveRecommender):
         ssl_weight: Weight of the contrastive terms.
         reg_weight: L2 weight.
         reduction: ``"mean"`` or ``"sum"``.
-        hard_negatives: Dynamic negative sampling for the BPR term.
+        hard_negatives: Negative selection of the BPR term: ``False``,
+            ``True``/``"hardest"`` or ``"mixgcf"`` (see
+            :class:`~graphcl_rec.models.bpr.BPRRecommender`).
         ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
 
@@ -101,7 +103,7 @@ class MoCo(ContrastiveRecommender):
     def __init__(self, encoder: Encoder, *, augment: Augmentation | None = None,
                  momentum: float = 0.99, queue_size: int = 1024, tau: float = 0.2,
                  ssl_weight: float = 0.1, reg_weight: float = 1e-4,
-                 reduction: str = "mean", hard_negatives: bool = False,
+                 reduction: str = "mean", hard_negatives: bool | str = False,
                  ssl_warmup: int = 1000) -> None:
         super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
                          reg_weight=reg_weight, negatives="batch",
@@ -140,7 +142,7 @@ class MoCo(ContrastiveRecommender):
              generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """BPR plus queue InfoNCE of online queries against momentum keys."""
         out = self.encoder(adjs)
-        terms = self.bpr_terms(batch, out)
+        terms = self.bpr_terms(batch, out, generator)
         query = self.encoder(views[0]) if views else out
         with torch.no_grad():
             key = self.target(views[1] if views else adjs)

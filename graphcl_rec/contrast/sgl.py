@@ -35,7 +35,9 @@ class SGL(ContrastiveRecommender):
         reg_weight: L2 weight (1e-4).
         negatives: ``"all"`` (paper) or ``"batch"``.
         reduction: ``"mean"`` or ``"sum"``.
-        hard_negatives: Dynamic negative sampling for the BPR term.
+        hard_negatives: Negative selection of the BPR term: ``False``,
+            ``True``/``"hardest"`` or ``"mixgcf"`` (see
+            :class:`~graphcl_rec.models.bpr.BPRRecommender`).
         nce_precision: ``"full"`` or ``"bfloat16"`` InfoNCE products (see
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
         ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
@@ -52,7 +54,7 @@ class SGL(ContrastiveRecommender):
     def __init__(self, encoder: Encoder, *, augment: Augmentation,
                  tau: float = 0.2, ssl_weight: float = 0.1, reg_weight: float = 1e-4,
                  negatives: str = "all", reduction: str = "mean",
-                 hard_negatives: bool = False, nce_precision: str = "full",
+                 hard_negatives: bool | str = False, nce_precision: str = "full",
                  ssl_warmup: int = 1000) -> None:
         super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
                          reg_weight=reg_weight, negatives=negatives,
@@ -73,7 +75,8 @@ class SGL(ContrastiveRecommender):
         """BPR on ``adjs`` plus InfoNCE between the two views."""
         if views is None or len(views) != 2:
             raise ValueError("SGL.loss needs the two views from sample_views()")
-        terms = self.bpr_terms(batch, self.encoder(adjs, rows=self.batch_rows(batch)))
+        terms = self.bpr_terms(batch, self.encoder(adjs, rows=self.batch_rows(batch)),
+                               generator)
         z1 = self.encoder(views[0], rows=self.anchor_rows(batch))
         z2 = self.encoder(views[1], rows=self.candidate_rows(batch))
         return self.combine(terms, self.contrast(batch, z1, z2))

@@ -68,7 +68,9 @@ class SimGCL(ContrastiveRecommender):
         reg_weight: L2 weight (1e-4).
         negatives: ``"batch"`` (reference code) or ``"all"``.
         reduction: ``"mean"`` or ``"sum"``.
-        hard_negatives: Dynamic negative sampling for the BPR term.
+        hard_negatives: Negative selection of the BPR term: ``False``,
+            ``True``/``"hardest"`` or ``"mixgcf"`` (see
+            :class:`~graphcl_rec.models.bpr.BPRRecommender`).
         nce_precision: ``"full"`` or ``"bfloat16"`` InfoNCE products (see
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
         ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
@@ -93,7 +95,7 @@ class SimGCL(ContrastiveRecommender):
     def __init__(self, encoder: Encoder, *, eps: float = 0.1, tau: float = 0.2,
                  ssl_weight: float = 0.5, reg_weight: float = 1e-4,
                  negatives: str = "batch", reduction: str = "mean",
-                 hard_negatives: bool = False, nce_precision: str = "full",
+                 hard_negatives: bool | str = False, nce_precision: str = "full",
                  ssl_warmup: int = 1000) -> None:
         super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
                          reg_weight=reg_weight, negatives=negatives,
@@ -104,7 +106,8 @@ class SimGCL(ContrastiveRecommender):
     def loss(self, batch: Batch, adjs: list[Tensor], views: list[list[Tensor]] | None,
              generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """BPR on a clean pass plus InfoNCE between two noisy passes."""
-        terms = self.bpr_terms(batch, self.encoder(adjs, rows=self.batch_rows(batch)))
+        terms = self.bpr_terms(batch, self.encoder(adjs, rows=self.batch_rows(batch)),
+                               generator)
         noise = uniform_noise(self.eps, generator)
         z1 = self.encoder(adjs, rows=self.anchor_rows(batch), perturb=noise)
         z2 = self.encoder(adjs, rows=self.candidate_rows(batch), perturb=noise)
@@ -133,7 +136,9 @@ class XSimGCL(ContrastiveRecommender):
         reg_weight: L2 weight (1e-4).
         negatives: ``"batch"`` (reference code) or ``"all"``.
         reduction: ``"mean"`` or ``"sum"``.
-        hard_negatives: Dynamic negative sampling for the BPR term.
+        hard_negatives: Negative selection of the BPR term: ``False``,
+            ``True``/``"hardest"`` or ``"mixgcf"`` (see
+            :class:`~graphcl_rec.models.bpr.BPRRecommender`).
         nce_precision: ``"full"`` or ``"bfloat16"`` InfoNCE products (see
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
         ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
@@ -158,7 +163,7 @@ class XSimGCL(ContrastiveRecommender):
     def __init__(self, encoder: Encoder, *, eps: float = 0.2, tau: float = 0.15,
                  ssl_weight: float = 0.2, contrast_layer: int = 1,
                  reg_weight: float = 1e-4, negatives: str = "batch",
-                 reduction: str = "mean", hard_negatives: bool = False,
+                 reduction: str = "mean", hard_negatives: bool | str = False,
                  nce_precision: str = "full", ssl_warmup: int = 1000) -> None:
         super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
                          reg_weight=reg_weight, negatives=negatives,
@@ -176,7 +181,7 @@ class XSimGCL(ContrastiveRecommender):
         """BPR on the noisy final embeddings plus cross-layer InfoNCE."""
         rows = self.batch_rows(batch) if self.negatives == "batch" else None
         out = self.encoder(adjs, rows=rows, perturb=uniform_noise(self.eps, generator))
-        terms = self.bpr_terms(batch, out)
+        terms = self.bpr_terms(batch, out, generator)
         return self.combine(terms, self.contrast(batch, out,
                                                  out.layer(self.contrast_layer)))
 

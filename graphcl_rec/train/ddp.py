@@ -33,8 +33,13 @@ loop is unchanged. The semantics:
   rank 0's part of each batch only.
 - **Evaluation** is split by blocks of users and combined exactly
   (:func:`~graphcl_rec.eval.sharded.evaluate_sharded`); every process gets the
-  same metrics, hence the same early-stopping decisions. The all-node InfoNCE
-  candidates are not split across processes: each computes all of them.
+  same metrics, hence the same early-stopping decisions.
+- **All-node InfoNCE** is not split by candidates: each process scores its own
+  batch's anchors against every candidate, so each (anchor, candidate) pair of the
+  global batch is computed once, by one process, and the work is already divided.
+  Splitting the candidates too would add an all-reduce of partial log-sum-exps per
+  step and remove nothing. What every process repeats is the propagation of the
+  whole graph (and of the views), which only graph partitioning would divide.
 """
 
 from __future__ import annotations

@@ -8,9 +8,12 @@ import json
 import math
 
 import pytest
+import torch
 
-from benchmarks.bench.training import parse_model, variants
+from benchmarks.bench.common import load_split
+from benchmarks.bench.training import Stepper, parse_model, variants
 from benchmarks.run import main, parser
+from graphcl_rec.graph import adjacency
 
 META = {"date", "host", "cpu", "cpus", "torch", "threads", "revision", "library"}
 
@@ -63,3 +66,35 @@ def test_model_names():
 def test_ab_needs_a_subcommand():
     with pytest.raises(SystemExit):
         main(["ab", "--old", "HEAD"])
+
+
+def test_step_times_the_newer_objectives(tmp_path, capsys):
+    out = tmp_path / "step.json"
+    main(["step", "--dataset", "toy", "--models", "directau,lightgcl,ncl,bpr-mixgcf",
+          "--steps", "1", "--rounds", "1", "--json", str(out)])
+    rows = {row["model"]: row for row in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"directau", "lightgcl", "ncl", "bpr-mixgcf"}
+    for row in rows.values():
+        assert math.isfinite(row["first_loss"]) and row["epoch_estimate_s"] > 0
+
+
+def _stepper(objective):
+    train, _ = load_split("toy", 0)
+    args = parser().parse_args(["step", "--models", objective, "--batch-size", "64"])
+    v = variants(args)[0]
+    return Stepper(v, train, adjacency(train), args, torch.device("cpu")), train
+
+
+def test_the_epoch_estimate_counts_kmeans_and_svd_and_mixgcf_gets_64_candidates():
+    ncl, train = _stepper("ncl")  # past its proto_warmup: the timed call clusters
+    (centroids_u, assign_u), (_, assign_i) = ncl.views
+    assert centroids_u.shape[1] == 64 and assign_u.shape == (train.num_users,)
+    assert assign_i.shape == (train.num_items,)
+    lightgcl, _ = _stepper("lightgcl")  # the timed call factorised the graph
+    assert lightgcl.model.svd_u.shape == (train.num_users, lightgcl.model.rank)
+    assert lightgcl.model.svd_s.abs().sum() > 0
+    mixgcf, _ = _stepper("bpr-mixgcf")
+    assert mixgcf.model.hard_negatives == "mixgcf"
+    assert all(b.neg.shape == (b.user.numel(), 64) for b in mixgcf.batches)
+    sgl, _ = _stepper("sgl-ed")  # the other variants keep one negative per pair
+    assert all(b.neg.shape == b.user.shape for b in sgl.batches)

@@ -50,9 +50,11 @@ def test_point_with_steps_estimates_the_epoch(tmp_path, capsys):
     torch.save({"train": inter, "test": inter.subset(torch.arange(len(inter)) < 200)},
                tmp_path / "graph.pt")
     args = argparse.Namespace(graph=tmp_path / "graph.pt", what="sgl-ed", steps=2,
-                              batch_size=512, seed=0, device="cpu", threads=None)
+                              batch_size=512, seed=0, device="cpu", threads=None,
+                              eval_users=0)
     row = scale.run_point(args).rows[0]
     assert row["estimated"] and row["batches"] == 4
+    assert row["nnz"] == 2 * len(inter) and row["spmm_ns_per_nnz"] > 0
     assert row["seconds"] >= row["step_seconds"] * row["batches"] > 0
 
 
@@ -64,3 +66,21 @@ def test_slope_of_a_power(points, slope):
 
 def test_slope_is_undefined_with_a_zero():
     assert math.isnan(scale._slope([(1, 0.0), (2, 5.0)]))
+
+
+def test_eval_on_a_user_sample_is_scaled_to_every_test_user(tmp_path):
+    law = DegreeModel(2.5, 3, 100, 1.0, 0.0, torch.zeros(0, dtype=torch.long))
+    inter = power_law_graph(4000, users=law, items=law, seed=0)
+    is_test = torch.arange(len(inter)) % 5 == 0
+    torch.save({"train": inter.subset(~is_test), "test": inter.subset(is_test)},
+               tmp_path / "graph.pt")
+    args = argparse.Namespace(graph=tmp_path / "graph.pt", what="eval", steps=0,
+                              batch_size=512, seed=0, device="cpu", threads=None,
+                              eval_users=10)
+    row = scale.run_point(args).rows[0]
+    assert row["ranked_users"] == 10 < row["test_users"] and row["estimated"]
+    assert row["seconds"] == pytest.approx(
+        row["measured_seconds"] * row["test_users"] / 10)
+    args.eval_users = 0
+    row = scale.run_point(args).rows[0]
+    assert row["ranked_users"] == row["test_users"] and not row["estimated"]

@@ -188,3 +188,109 @@ def test_lightgcn_with_mixgcf_negatives_learns_the_checkerboard():
             sampler="interaction", num_negatives=4).fit(model, train, val=test)
     assert evaluate(model, graph=train, target=test, exclude=train,
                     k=[1])["hit@1"] >= 0.9
+
+
+def _mixgcf_model(obj):
+    """``obj`` at its defaults with MixGCF negatives on a 2-layer LightGCN."""
+    cls = OBJECTIVES.get(obj)
+    params = inspect.signature(cls).parameters
+    kwargs = {"hard_negatives": "mixgcf"}
+    if "augment" in params and params["augment"].default is inspect.Parameter.empty:
+        kwargs["augment"] = EdgeDropout(0.2)
+    return cls(LightGCN(15, 12, dim=8, num_layers=2), **kwargs)
+
+
+@pytest.mark.parametrize("obj", WITH_HARD)
+def test_every_objective_draws_mixgcf_from_the_step_generator(obj):
+    """The synthesis must use the generator handed to ``loss``, not torch's global
+    one: the same step generator gives the same loss whatever the global state,
+    another one a different loss."""
+    model = _mixgcf_model(obj)
+    g = torch.Generator().manual_seed(0)
+    views = model.sample_views(INTER, g)
+    batch = next(iter(PairSampler(INTER, batch_size=16, num_negatives=4).epoch(g)))
+    assert batch.neg.shape == (16, 4)
+    adjs = [adjacency(INTER)] * 2
+    losses = []
+    for global_seed, step_seed in ((1, 7), (2, 7), (1, 8)):
+        torch.manual_seed(global_seed)
+        out = model.loss(batch, adjs, views, torch.Generator().manual_seed(step_seed))
+        losses.append(out["loss"])
+    assert torch.isfinite(losses[0])
+    assert torch.equal(losses[0].detach(), losses[1].detach())
+    assert not torch.equal(losses[0].detach(), losses[2].detach())
+    model.zero_grad()
+    losses[0].backward()
+    assert model.encoder.embedding.weight.grad.abs().sum() > 0
+
+
+def _fit_one_epoch(obj, disturb):
+    """One epoch (4 steps, 4 candidates per pair) of ``obj`` with MixGCF negatives.
+
+    ``disturb`` numbers are drawn from torch's global generator after each epoch's
+    ``sample_views``, which moves it without touching the run's generator.
+    """
+    torch.manual_seed(0)
+    model = _mixgcf_model(obj)
+    start = model.encoder.embedding.weight.detach().clone()
+    sample_views = model.sample_views
+
+    def disturbed_views(inter, generator):
+        views = sample_views(inter, generator)
+        torch.rand(disturb)
+        return views
+
+    model.sample_views = disturbed_views
+    history = Trainer(epochs=1, batch_size=16, lr=0.01, sampler="interaction",
+                      num_negatives=4, device="cpu", seed=3,
+                      progress=False).fit(model, INTER)
+    moved = not torch.equal(model.encoder.embedding.weight.detach(), start)
+    return history.records[0], moved
+
+
+@pytest.mark.parametrize("obj", WITH_HARD)
+def test_every_objective_trains_with_mixgcf_reproducibly(obj):
+    first, moved = _fit_one_epoch(obj, disturb=1)
+    second, _ = _fit_one_epoch(obj, disturb=5)
+    assert moved
+    assert first["loss"] == first["loss"] and abs(first["loss"]) < float("inf")
+    terms = {k: v for k, v in first.items() if k != "train_seconds"}
+    assert terms == {k: v for k, v in second.items() if k != "train_seconds"}
+
+
+@pytest.mark.parametrize("obj", WITH_HARD)
+def test_every_objective_refuses_an_unknown_hard_negatives_naming_it(obj):
+    cls = OBJECTIVES.get(obj)
+    kwargs = {"augment": EdgeDropout(0.2)} if obj == "sgl" else {}
+    with pytest.raises(ValueError, match=r"'MixGCF' among choices .*'mixgcf'"):
+        cls(LightGCN(15, 12, dim=8, num_layers=2), hard_negatives="MixGCF", **kwargs)
+
+
+@pytest.mark.parametrize("obj", WITH_HARD)
+def test_every_objective_takes_mixgcf_from_a_config_table(obj):
+    from graphcl_rec.cli.build import build_model
+    from graphcl_rec.cli.model_schema import check_model
+
+    table = {"objective": obj, "hard_negatives": "mixgcf",
+             "encoder": {"name": "lightgcn", "dim": 8, "num_layers": 2}}
+    if obj == "sgl":
+        table["augment"] = {"name": "edge_dropout", "p": 0.2}
+    check_model(table)
+    assert build_model(table, 15, 12).hard_negatives == "mixgcf"
+
+
+@pytest.mark.parametrize("model", [
+    'objective = "sgl"\nhard_negatives = "mixgcf"\n'
+    '[model.augment]\nname = "edge_dropout"\np = 0.1\n',
+    'objective = "simgcl"\nhard_negatives = "mixgcf"\n',
+], ids=["sgl", "simgcl"])
+def test_a_run_config_with_mixgcf_negatives_is_accepted(tmp_path, model):
+    from graphcl_rec.cli.build import build_model
+    from graphcl_rec.cli.config import load_config
+
+    path = tmp_path / "mixgcf.toml"
+    path.write_text("[train]\nnum_negatives = 8\n[model]\n" + model
+                    + '[model.encoder]\nname = "lightgcn"\ndim = 8\nnum_layers = 2\n')
+    cfg = load_config(path)
+    assert cfg.model["hard_negatives"] == "mixgcf" and cfg.train.num_negatives == 8
+    assert build_model(cfg.model, 15, 12).hard_negatives == "mixgcf"
