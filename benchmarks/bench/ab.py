@@ -10,6 +10,12 @@ side's tree, the order alternating (old first on odd rounds). So both sides shar
 the machine's load, and both run this runner's code: only the library differs. It
 prints, for every figure the subcommand reports, each side's median over the
 rounds and new / old (below 1: the new tree is faster or smaller).
+
+``--old-env`` / ``--new-env KEY=VALUE`` (repeatable) set environment variables of one
+side's processes: with ``--old HEAD --new HEAD`` only the environment differs, e.g.
+``--new-env THP_MEM_ALLOC_ENABLE=1`` (torch's CPU allocator then asks for
+transparent huge pages; it reads the variable once, when it is loaded, which is
+why a setting like this is compared in fresh processes).
 """
 
 from __future__ import annotations
@@ -44,12 +50,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="runs per side, alternating which goes first")
     p.add_argument("--json", type=Path, metavar="PATH",
                    help="also write both sides' results and the comparison here")
+    for side in ("old", "new"):
+        p.add_argument(f"--{side}-env", action="append", default=[], type=_env_pair,
+                       metavar="KEY=VALUE",
+                       help=f"environment variable of the {side} side's processes "
+                            "(repeatable)")
     p.add_argument("--echo", action="store_true", help="show the children's output")
     p.add_argument("--keep", action="store_true",
                    help="keep the temporary worktrees (their paths are printed)")
     p.add_argument("command", nargs=argparse.REMAINDER,
                    help="-- SUBCOMMAND [OPTIONS]: what to run on each side")
     p.set_defaults(func=run)
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    """``"KEY=VALUE" -> ("KEY", "VALUE")``.
+
+    Examples:
+        >>> _env_pair("THP_MEM_ALLOC_ENABLE=1")
+        ('THP_MEM_ALLOC_ENABLE', '1')
+    """
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -87,13 +111,16 @@ def run(args: argparse.Namespace) -> Result:
             worktrees.append(tree)
             sides[side] = {"tree": tree, "rev": f"{rev} ({commit[:12]})"}
         for side, info in sides.items():
-            print(f"{side}: {info['rev']} at {info['tree']}")
+            info["env"] = dict(getattr(args, f"{side}_env"))
+            extra = "".join(f" {k}={v}" for k, v in info["env"].items())
+            print(f"{side}: {info['rev']} at {info['tree']}{extra}")
         print(f"command: {' '.join(command)}; {args.rounds} rounds", flush=True)
         runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
         with runner_link() as link:
             for r, side in alternate(["old", "new"], args.rounds):
                 tree = Path(sides[side]["tree"])
-                child = run_child(command, child_env(link, tree), args.echo)
+                env = {**child_env(link, tree), **sides[side]["env"]}
+                child = run_child(command, env, args.echo)
                 library = Path(child["meta"]["library"])
                 if tree.resolve() not in library.parents:
                     raise SystemExit(f"the {side} side imported graphcl_rec from "
@@ -115,7 +142,8 @@ def run(args: argparse.Namespace) -> Result:
                            capture_output=True)
             shutil.rmtree(tmp, ignore_errors=True)
     _compare(runs, sides, result)
-    result.rows.append({"sides": {s: {"rev": i["rev"], "tree": str(i["tree"])}
+    result.rows.append({"sides": {s: {"rev": i["rev"], "tree": str(i["tree"]),
+                                      "env": i.get("env", {})}
                                   for s, i in sides.items()},
                         "command": command, "runs": runs})
     return result

@@ -29,8 +29,9 @@ from benchmarks.docs_pages.common import (
 )
 from benchmarks.docs_pages.results_page import IGNORED
 
-QUALITY = ("diagnose", "sweep", "robust", "uniformity")
-"""Runner subcommands whose files hold quality figures (other pages show them)."""
+QUALITY = ("diagnose", "sweep", "robust", "uniformity", "scale", "ddp")
+"""Runner subcommands whose files other pages show (quality figures; the scale page's
+cost against graph size)."""
 
 
 def _bench_rows(results: list[dict[str, Any]], root: Path) -> list[str]:

@@ -49,7 +49,8 @@ def _provenance(path: Path, data: dict[str, Any], root: Path) -> str:
             f"graphcl_rec `{short(meta.get('revision'))}` on {meta.get('host', '?')} "
             f"({meta.get('cpu', '?')}, {meta.get('cpus', '?')} CPUs, load {load[0]} "
             f"at the start), torch {meta.get('torch', '?')}, "
-            f"{meta.get('threads', '?')} thread(s), {meta.get('device', '?')}.")
+            f"{meta.get('threads', '?')} thread(s)"
+            + (f", {meta['device']}." if meta.get("device") else "."))
 
 
 def slope(points: list[tuple[float, float]]) -> float:
@@ -253,13 +254,18 @@ def _memory_section(rows: list[dict[str, Any]]) -> list[str]:
         ratio = (last["users"] + last["items"]) / last["pairs"]
         per = per_node * ratio + per_pair
         fits = MACHINE_GB * 2**30 / per if per > 0 else math.inf
+        used = (last["peak_rss_mb"] - last["rss_before_data_mb"]) / 1024
         lines.append(
             f"* {m}: {per_node:,.0f} bytes per node (user or item: both are one "
             f"embedding row) and {per_pair:,.0f} bytes per interaction, fitted over "
             f"{sum(r['what'] == m for r in rows)} points; at the largest graph's "
             f"{ratio:.3f} nodes per interaction that is {per:,.0f} bytes per "
             f"interaction, so {MACHINE_GB} GB holds about {fits / 1e6:,.0f} M "
-            "interactions.")
+            f"interactions. The largest graph measured ({last['pairs']:,} "
+            f"interactions) needed {used:.1f} GB and one epoch of it would take "
+            f"{last['seconds'] / 3600:,.0f} h here: "
+            + ("time runs out before memory does." if fits > last["pairs"]
+               else "memory is the limit."))
     return lines + [""]
 
 

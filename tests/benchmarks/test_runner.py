@@ -6,6 +6,8 @@ root on ``sys.path`` (``tests`` is a package), so it imports from there.
 
 import json
 import math
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -98,3 +100,28 @@ def test_the_epoch_estimate_counts_kmeans_and_svd_and_mixgcf_gets_64_candidates(
     assert all(b.neg.shape == (b.user.numel(), 64) for b in mixgcf.batches)
     sgl, _ = _stepper("sgl-ed")  # the other variants keep one negative per pair
     assert all(b.neg.shape == b.user.shape for b in sgl.batches)
+
+
+def test_ab_sets_each_sides_environment(monkeypatch):
+    from benchmarks.bench import ab
+
+    seen = []
+
+    def fake_child(command, env, echo):
+        seen.append(env.get("THP_MEM_ALLOC_ENABLE"))
+        return {"meta": {"library": str(Path(env["PYTHONPATH"].split(os.pathsep)[1])
+                                        / "graphcl_rec" / "__init__.py")},
+                "figures": {"x": {"value": 1.0, "unit": "s"}}, "rows": []}
+
+    monkeypatch.setattr(ab, "run_child", fake_child)
+    result = main(["ab", "--old", "HEAD", "--new", "HEAD", "--new-env",
+                   "THP_MEM_ALLOC_ENABLE=1", "--rounds", "2", "--", "probe"])
+    assert sorted(seen, key=str) == ["1", "1", None, None]
+    sides = result.rows[-1]["sides"]
+    assert sides["new"]["env"] == {"THP_MEM_ALLOC_ENABLE": "1"}
+    assert sides["old"]["env"] == {}
+
+
+def test_ab_env_needs_key_and_value():
+    with pytest.raises(SystemExit):
+        main(["ab", "--old", "HEAD", "--new-env", "NOEQUALS", "--", "probe"])
