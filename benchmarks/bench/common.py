@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 PACKAGE = Path(__file__).resolve().parents[1]
 """The ``benchmarks`` package folder (the runner)."""
@@ -148,6 +149,38 @@ def is_synthetic(name: str) -> bool:
     return name in SYNTHETIC or name.startswith("synthetic:")
 
 
+PERMUTE_MAX = 2**26
+"""Largest ``users * items`` drawn with one permutation of every key (the sizes the
+recorded runs used); beyond it keys are drawn with replacement and deduplicated, in
+memory linear in the number of pairs."""
+
+
+def random_keys(space: int, count: int, generator: torch.Generator) -> Tensor:
+    """``count`` distinct keys from ``range(space)``, uniformly, in random order.
+
+    Args:
+        space: Number of possible keys (``users * items``).
+        count: Keys wanted, at most ``space // 2``.
+        generator: The random source.
+
+    Returns:
+        ``[count]`` int64 keys.
+
+    Examples:
+        >>> keys = random_keys(10**12, 5, torch.Generator().manual_seed(0))
+        >>> keys.shape, bool((keys < 10**12).all()), keys.unique().numel()
+        (torch.Size([5]), True, 5)
+    """
+    if space <= PERMUTE_MAX:
+        return torch.randperm(space, generator=generator)[:count]
+    keys = torch.empty(0, dtype=torch.long)
+    while keys.numel() < count:
+        need = count - keys.numel()
+        draw = torch.randint(space, (need + need // 8 + 16,), generator=generator)
+        keys = torch.unique(torch.cat([keys, draw]))
+    return keys[torch.randperm(keys.numel(), generator=generator)[:count]]
+
+
 def load_split(name: str, seed: int = 0):
     """``(train, test)`` of a named dataset, without a validation split.
 
@@ -169,7 +202,7 @@ def load_split(name: str, seed: int = 0):
             raise SystemExit(f"{name!r}: write synthetic:USERS:ITEMS:PAIRS") from None
     pairs = min(pairs, users * items // 2)
     g = torch.Generator().manual_seed(seed)
-    keys = torch.randperm(users * items, generator=g)[:pairs]
+    keys = random_keys(users * items, pairs, g)
     inter = gr.data.Interactions(keys // items, keys % items, users, items)
     is_test = torch.rand(pairs, generator=g) < 0.2
     return inter.subset(~is_test), inter.subset(is_test)

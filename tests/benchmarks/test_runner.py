@@ -125,3 +125,18 @@ def test_ab_sets_each_sides_environment(monkeypatch):
 def test_ab_env_needs_key_and_value():
     with pytest.raises(SystemExit):
         main(["ab", "--old", "HEAD", "--new-env", "NOEQUALS", "--", "probe"])
+
+
+def test_random_keys_are_distinct_seeded_and_linear_beyond_the_permutation():
+    from benchmarks.bench.common import PERMUTE_MAX, random_keys
+
+    space = 10 * PERMUTE_MAX  # a permutation of it would be 5 GB
+    keys = random_keys(space, 200_000, torch.Generator().manual_seed(3))
+    again = random_keys(space, 200_000, torch.Generator().manual_seed(3))
+    assert keys.numel() == 200_000 == keys.unique().numel()
+    assert torch.equal(keys, again) and int(keys.min()) >= 0 and int(keys.max()) < space
+    # Keys are spread over the whole space, not clustered at its start.
+    assert 0.4 < float((keys < space // 2).float().mean()) < 0.6
+    small = random_keys(1000, 10, torch.Generator().manual_seed(0))
+    assert torch.equal(small, torch.randperm(1000, generator=torch.Generator()
+                                              .manual_seed(0))[:10])
