@@ -223,8 +223,9 @@ def build(root: Path = ROOT) -> Page:
         train_rows += [r for r in _points(data)
                        if r["what"] != "eval" and "failed" not in r]
     if scale:
-        text += [f"![Seconds per training step and memory against the number of "
-                 f"interactions, log-log](figures/{FIGURE})", ""]
+        text += [f"![Seconds per training step, per epoch and per full evaluation, and "
+                 f"memory, against the number of interactions, log-log, with each "
+                 f"series' fitted exponent](figures/{FIGURE})", ""]
     text += _memory_section(train_rows)
     if ddp:
         text += ["## One process or several", ""]
@@ -271,7 +272,7 @@ def _memory_section(rows: list[dict[str, Any]]) -> list[str]:
 
 def _draw(files: list[tuple[Path, dict[str, Any]]], path: Path) -> None:
     plt = pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (step_ax, epoch_ax, mem_ax) = plt.subplots(1, 3, figsize=(15, 4))
     for _, data in files:
         fit = data.get("args", {}).get("fit", "?")
         rows = [r for r in _points(data) if "failed" not in r]
@@ -281,15 +282,24 @@ def _draw(files: list[tuple[Path, dict[str, Any]]], path: Path) -> None:
             if m != "eval":
                 ys = [r.get("step_seconds", r["seconds"] / max(r.get("batches", 1), 1))
                       for r in pts]
-                left.plot(xs, ys, marker="o", label=f"{m} ({fit})")
-            right.plot(xs, [r["peak_rss_mb"] - r["rss_before_data_mb"] for r in pts],
-                       marker="o", label=f"{m} ({fit})")
-    for ax, ylabel in ((left, "seconds per training step"), (right, "memory (MB)")):
+                step_ax.plot(xs, ys, marker="o",
+                             label=f"{m} ({fit}): pairs^{slope(list(zip(xs, ys))):.2f}")
+            secs = [r["seconds"] for r in pts]
+            what = "evaluation" if m == "eval" else f"{m} epoch"
+            exponent = slope(list(zip(xs, secs)))
+            epoch_ax.plot(xs, secs, marker="o",
+                          label=f"{what} ({fit}): pairs^{exponent:.2f}")
+            mem = [r["peak_rss_mb"] - r["rss_before_data_mb"] for r in pts]
+            mem_ax.plot(xs, mem, marker="o",
+                        label=f"{m} ({fit}): pairs^{slope(list(zip(xs, mem))):.2f}")
+    for ax, ylabel in ((step_ax, "seconds per training step"),
+                       (epoch_ax, "seconds per epoch / per full evaluation"),
+                       (mem_ax, "memory (MB)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("interactions")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=7)
     save(fig, path)
