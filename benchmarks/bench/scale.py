@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from benchmarks.bench.common import (
     Result,
@@ -188,16 +189,14 @@ def _slope(points: list[tuple[int, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else math.nan
 
 
-def _propagation_cost(train: Any, device: torch.device,
+def _propagation_cost(adj: Tensor, device: torch.device,
                       reps: int = 5) -> dict[str, float]:
-    """Median seconds of one 64-d product with the training adjacency, and per
-    non-zero: it stays flat while the gathered rows fit the cache and rises once
-    the embedding table outgrows it."""
-    import graphcl_rec as gr
+    """Median seconds of one 64-d product with the training adjacency ``adj`` (the
+    one the point trained on), and per non-zero: it stays flat while the gathered
+    rows fit the cache and rises once the embedding table outgrows it."""
     from graphcl_rec.graph.propagate import spmm
 
-    adj = gr.graph.adjacency(train).to(device)
-    x = torch.randn(train.num_users + train.num_items, 64, device=device)
+    x = torch.randn(adj.shape[0], 64, device=device)
     spmm(adj, x)
     times = []
     for _ in range(reps):
@@ -252,13 +251,14 @@ def run_point(args: argparse.Namespace) -> Result:
              "nce_precision": "full", "label": args.what}
         opts = argparse.Namespace(seed=args.seed, dim=64, layers=3, init=None,
                                   ssl_warmup=None, batch_size=args.batch_size)
-        stepper = Stepper(v, train, gr.graph.adjacency(train), opts, device)
+        adj = gr.graph.adjacency(train)
+        stepper = Stepper(v, train, adj, opts, device)
         stepper.run(1)  # warm-up
         step = summary([stepper.run(args.steps)])["median"]
         row.update(seconds=stepper.views_s + stepper.sample_s
                    + step * len(stepper.batches), step_seconds=step,
                    batches=len(stepper.batches), estimated=True,
-                   **_propagation_cost(train, device))
+                   **_propagation_cost(adj.to(device), device))
     else:
         objective, encoder = parse_model(args.what)
         model = build_model(objective, encoder, train.num_users, train.num_items, 64,

@@ -54,25 +54,23 @@ def _provenance(path: Path, data: dict[str, Any], root: Path) -> str:
 
 
 def slope(points: list[tuple[float, float]]) -> float:
-    """Least-squares slope of log(y) over log(x) (NaN with fewer than two points).
+    """Least-squares slope of log(y) over log(x), over the points with ``y > 0``
+    (a point too small to need memory reads 0); NaN with fewer than two.
 
     Args:
-        points: ``(x, y)`` pairs, every value > 0.
+        points: ``(x, y)`` pairs, ``x > 0``.
 
     Returns:
-        The fitted exponent ``b`` of ``y = a x^b``.
+        The fitted exponent ``b`` of ``y = a x^b`` (``benchmarks.bench.scale``'s fit).
 
     Examples:
-        >>> slope([(1, 2.0), (10, 20.0)])
+        >>> slope([(1, 2.0), (10, 20.0), (100, 0.0)])
         1.0
     """
-    pts = [(math.log(x), math.log(y)) for x, y in points if x > 0 and y > 0]
-    if len(pts) < 2:
-        return math.nan
-    mx = sum(x for x, _ in pts) / len(pts)
-    my = sum(y for _, y in pts) / len(pts)
-    den = sum((x - mx) ** 2 for x, _ in pts)
-    return sum((x - mx) * (y - my) for x, y in pts) / den if den else math.nan
+    from benchmarks.bench.scale import _slope
+
+    kept = [(x, y) for x, y in points if x > 0 and y > 0]
+    return _slope(kept) if len(kept) >= 2 else math.nan
 
 
 def memory_model(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
