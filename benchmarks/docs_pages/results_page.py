@@ -57,8 +57,17 @@ def _link_files(lines: list[str], root: Path) -> list[str]:
 
 def build(root: Path = ROOT) -> Page:
     """The page, from every results file under ``benchmarks/results/``."""
-    from graphcl_rec.bench.plots import plot_curves, plot_sparsity
-    from graphcl_rec.bench.report import load_results, results_table, sparsity_table
+    from graphcl_rec.bench.plots import device_label, plot_curves, plot_sparsity
+    from graphcl_rec.bench.quality import quality_table
+    from graphcl_rec.bench.report import (
+        PUBLISHED,
+        QUALITY_NOTE,
+        SELECTION_NOTE,
+        is_selection,
+        load_results,
+        results_table,
+        sparsity_table,
+    )
 
     results = [r for r in load_results(root / "benchmarks" / "results")
                if not rel(Path(r["path"]), root).startswith(IGNORED)]
@@ -78,17 +87,29 @@ def build(root: Path = ROOT) -> Page:
         "number is not a reproduction result. How each config was checked against "
         f"the authors' code: {source_link('benchmarks/REPRODUCTION.md', root=root)}.",
         "", "## Against the published figures", ""]
-    text += _link_files(results_table(results, root), root) if results else [
+    folder = root / "benchmarks" / "results"
+    main = [r for r in results if not is_selection(r, folder)]
+    tuning = [r for r in results if is_selection(r, folder)]
+    text += _link_files(results_table(main, root), root) if main else [
         "No results files yet."]
     text += ["", "The published figures are those of the papers' tables (LightGCN: "
              "He et al., SIGIR 2020; SGL: Wu et al., SIGIR 2021; SimGCL: Yu et al., "
-             "SIGIR 2022; XSimGCL: Yu et al., TKDE 2023). Speed columns are "
-             "explained on the [performance page](performance.md).", "",
-             "## Where and when each run was made", "",
+             "SIGIR 2022; XSimGCL: Yu et al., TKDE 2023; DirectAU, NCL and MixGCF: the "
+             "SELFRec leaderboard, which ran them on the same split). Speed columns "
+             "are explained on the [performance page](performance.md).", ""]
+    if tuning:
+        text += ["## Selection runs", "", SELECTION_NOTE, ""]
+        text += _link_files(results_table(tuning, root), root) + [""]
+    text += ["## Where and when each run was made", "",
              "The results files record the revision a run started from, its device, "
              "threads and versions, but no date: a run is dated here by its commit "
              "(it ran that day or later).", ""]
     text += _provenance(results, root)
+    quality = quality_table(results, PUBLISHED, device_label)
+    if quality:
+        text += ["", "## Time to quality", "", QUALITY_NOTE + " A run whose row says "
+                 "\"not reached\" under 100 % and that stopped by a time budget may "
+                 "still reach it.", ""] + quality
     text += ["", "## Sparsity groups", "",
              "Test Recall@20 of the test users split into quartiles by their "
              "number of training pairs (degree range in brackets), one row per run. "

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from graphcl_rec.bench.plots import device_label, plot_curves, plot_sparsity
+from graphcl_rec.bench.quality import quality_table
 
 # Published Recall@20 / NDCG@20 on the LightGCN splits (legacy protocol: the papers
 # select the epoch on test). LightGCN: He et al. SIGIR 2020, Table 3; SGL-ED: Wu et
@@ -29,6 +30,31 @@ PUBLISHED: dict[tuple[str, str], tuple[float, float]] = {
     ("ncl", "yelp2018"): (0.0670, 0.0562),
     ("mixgcf", "yelp2018"): (0.0691, 0.0577),
 }
+
+SELECTION_NOTE = (
+    "Runs made to choose a setting on the validation split (files under a "
+    "`selection/` folder, one seed each): the rows above that use the chosen "
+    "settings are the results; these show what was tried.")
+
+QUALITY_NOTE = (
+    "The first evaluated epoch whose test Recall@20 reached 95 % and 100 % of the "
+    "published figure, and the minutes of training up to it (then with the "
+    "evaluations made on the way). Minutes are of the run's own device and load, "
+    "so they compare runs made on one machine only.")
+
+SELECTION_DIR = "selection"
+"""Results under a folder of this name are hyperparameter-selection runs."""
+
+
+def is_selection(result: dict[str, Any], results_dir: str | Path) -> bool:
+    """Whether a results file lies in a ``selection/`` folder below ``results_dir``.
+
+    Such files are tuning runs; a ``results_dir`` that is itself named
+    ``selection`` does not make its files tuning runs.
+    """
+    path, root = Path(result.get("path", "")), Path(results_dir)
+    inside = path.relative_to(root) if path.is_relative_to(root) else path
+    return SELECTION_DIR in inside.parent.parts
 
 
 def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
@@ -144,7 +170,16 @@ def write_report(results_dir: str | Path, report: str | Path) -> Path:
     if (base / "REPRODUCTION.md").exists():
         text += ["How each config was checked against the authors' code, and what "
                  "still differs: [REPRODUCTION.md](REPRODUCTION.md).", ""]
-    text += results_table(results, base) if results else ["No runs yet."]
+    main = [r for r in results if not is_selection(r, results_dir)]
+    tuning = [r for r in results if is_selection(r, results_dir)]
+    text += results_table(main, base) if main else ["No runs yet."]
+    if tuning:
+        text += ["", "## Selection runs", "", SELECTION_NOTE, ""]
+        text += results_table(tuning, base)
+    quality = quality_table(results, PUBLISHED, device_label)
+    if quality:
+        text += ["", "## Time to quality (legacy runs against the published "
+                 "Recall@20)", "", QUALITY_NOTE, ""] + quality
     text += ["", "## Sparsity groups (test users by training-degree quartile)", ""]
     text += sparsity_table(results)
     for img in bars:

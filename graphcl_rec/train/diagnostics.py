@@ -13,9 +13,12 @@ evaluated epoch, and raises a :class:`TrainingWarning` (also logged) when
 - ``"validation_drop"``: validation stayed below :data:`DROP_FRACTION` of its
   best so far for :data:`DROP_EVALS` consecutive evaluations;
 - ``"collapse"``: the uniformity of the embeddings (mean of the users' and the
-  items') rose above :data:`COLLAPSE_UNIFORMITY`, i.e. close to its maximum 0.
+  items') rose above :data:`COLLAPSE_UNIFORMITY`, i.e. close to its maximum 0;
+- ``"many_candidates"``: hard-negative selection (``hard_negatives`` ``True``,
+  ``"hardest"`` or ``"mixgcf"``) picks from more than :data:`CANDIDATE_SHARE` of
+  the catalogue per triple (checked when the fit starts, without validation too).
 
-Each kind is raised at most once per run. Measuring is read-only: embeddings come
+Each kind is raised at most once per fit. Measuring is read-only: embeddings come
 from one extra ``model.embed`` without gradients, and the probe's sample is drawn
 once by its own generator, so a monitored run draws and trains exactly as an
 unmonitored one (same weights, same metrics).
@@ -53,6 +56,13 @@ users crowd together early in training (users -0.19, items -1.02 after its first
 epoch at the main job's settings: a mean of -0.6). -0.1 needs both sides at a
 mean squared distance of about 0.05 between normalised embeddings (cosine
 similarity about 0.97): all embeddings nearly one direction."""
+
+CANDIDATE_SHARE = 0.02
+"""Share of the catalogue (``num_negatives / num_items``) above which selecting
+the best-scored of the candidates warns: the more of the catalogue the
+candidates cover, the more often the best-scored one is an item the user would
+like but has not interacted with in training (a false negative), which the
+hard-negative term then pushes down."""
 
 PROBE_SIZE = 1024
 """Users, items and training pairs sampled once per run for the measurements."""
@@ -109,6 +119,32 @@ class RunMonitor:
         """Stores the baseline in ``history`` and collects restored warnings."""
         history.baseline = self.baseline
         history.warnings = [w for r in history.records for w in r.get("warnings", [])]
+
+    def check_candidates(self, history: History, hard_negatives: bool | str,
+                         num_negatives: int, num_items: int) -> None:
+        """Raises ``"many_candidates"`` when hard negatives cover much of the catalogue.
+
+        Called once when a fit starts (a resumed fit checks again: the warning
+        concerns the settings, not an epoch, so its ``epoch`` is ``None``).
+
+        Args:
+            history: The run's history; the warning is appended to its ``warnings``.
+            hard_negatives: The model's ``hard_negatives`` (``False``: every
+                candidate enters the loss, nothing is selected, no warning).
+            num_negatives: Candidates drawn per training triple.
+            num_items: Items in the catalogue.
+        """
+        share = num_negatives / max(num_items, 1)
+        if hard_negatives is False or num_negatives < 2 or share <= CANDIDATE_SHARE:
+            return
+        self._warning(
+            "many_candidates", None,
+            f"hard_negatives={hard_negatives!r} selects from {num_negatives} "
+            f"candidates per triple out of {num_items} items ({share:.1%} of the "
+            f"catalogue, above {CANDIDATE_SHARE:.0%}): the best-scored candidate is "
+            "then often an item the user would like but has not interacted with; "
+            "fewer candidates (the trainer's num_negatives), chosen on the "
+            "validation split, usually do better", history)
 
     def on_eval(self, embeddings: tuple[Tensor, Tensor], record: dict[str, Any],
                 history: History) -> None:

@@ -301,6 +301,8 @@ class Trainer:
         monitor = RunMonitor(train, val, self.k, stopper.monitor, stopper.mode,
                              self.seed, type(model).__name__, self.eval_batch_size)
         monitor.start(history)  # popularity baseline; warnings: diagnostics.py
+        monitor.check_candidates(history, getattr(model, "hard_negatives", False),
+                                 self.num_negatives, train.num_items)
         reset_peak(device)
         start = time.perf_counter() - run.seconds
         todo = range(0) if history.stopped_early else range(run.epoch, self.epochs)

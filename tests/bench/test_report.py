@@ -86,3 +86,19 @@ def test_report_links_the_reproduction_notes_when_present(tmp_path):
     text = write_report(tmp_path, report).read_text()
     assert "[REPRODUCTION.md](REPRODUCTION.md)" in text
 
+
+
+def test_selection_runs_get_their_own_table(tmp_path):
+    res = tmp_path / "res"
+    (res / "ml100k" / "selection").mkdir(parents=True)
+    kept = _fake_result("ml-100k-lightgcn", "validated", 0, [], dataset="ml-100k")
+    tried = _fake_result("grid-lightgcn-lr", "validated", 0, [], dataset="ml-100k")
+    (res / "ml100k" / "a.json").write_text(json.dumps(kept))
+    (res / "ml100k" / "selection" / "b.json").write_text(json.dumps(tried))
+    text = write_report(res, tmp_path / "R.md").read_text()
+    head, _, tail = text.partition("## Selection runs")
+    assert "| ml-100k-lightgcn |" in head and "grid-lightgcn-lr" not in head
+    assert "| grid-lightgcn-lr |" in tail.split("## Sparsity")[0]
+    # A report of the selection folder alone shows its runs as the main table.
+    alone = write_report(res / "ml100k" / "selection", tmp_path / "S.md").read_text()
+    assert "## Selection runs" not in alone and "| grid-lightgcn-lr |" in alone

@@ -116,6 +116,9 @@ def test_monitoring_leaves_training_bit_identical(monkeypatch):
         def start(self, history):
             pass
 
+        def check_candidates(self, *args):
+            pass
+
         def on_eval(self, *args):
             pass
 
@@ -151,3 +154,38 @@ def test_without_validation_nothing_is_measured():
     history, caught = fit(BPRRecommender(MF(10, 10, dim=4)), train, None, epochs=1)
     assert history.baseline is None and caught == [] and history.warnings == []
     assert "diagnostics" not in history.records[0]
+
+
+@pytest.mark.parametrize(("hard", "num_negatives", "expected"), [
+    ("mixgcf", 4, ["many_candidates"]),    # 4 of 100 items: 4 %
+    ("hardest", 3, ["many_candidates"]),
+    (True, 3, ["many_candidates"]),
+    ("mixgcf", 2, []),                    # exactly the 2 % share: not above it
+    (False, 8, []),                       # every candidate enters the loss
+])
+def test_hard_negative_candidates_covering_the_catalogue_warn(hard, num_negatives,
+                                                              expected):
+    train, _ = make_checkerboard(100)
+    model = BPRRecommender(LightGCN(100, 100, dim=4, num_layers=1),
+                           hard_negatives=hard)
+    history, caught = fit(model, train, None, epochs=1, num_negatives=num_negatives)
+    assert kinds(history) == expected and len(caught) == len(expected)
+    if expected:
+        assert history.warnings[0]["epoch"] is None
+        message = history.warnings[0]["message"]
+        assert f"{num_negatives} candidates per triple out of 100 items" in message
+        assert f"{num_negatives / 100:.1%}" in message
+
+
+def test_a_resumed_fit_repeats_the_candidate_warning_once(tmp_path):
+    train, _ = make_checkerboard(50)
+
+    def model():
+        return BPRRecommender(MF(50, 50, dim=4), hard_negatives="mixgcf")
+
+    fit(model(), train, None, epochs=1, num_negatives=4, checkpoint_dir=tmp_path)
+    trainer = Trainer(epochs=2, batch_size=64, lr=0.01, progress=False, k=[5],
+                      sampler="interaction", num_negatives=4, checkpoint_dir=tmp_path)
+    with pytest.warns(TrainingWarning, match="many_candidates|8.0% of the catalogue"):
+        resumed = trainer.fit(model(), train, None, resume=True)
+    assert kinds(resumed) == ["many_candidates"]
