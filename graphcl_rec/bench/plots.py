@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +51,18 @@ def _run_label(r: dict[str, Any], *extra: str) -> str:
     return f"{r['name']} ({', '.join(parts)})"
 
 
-def plot_curves(results: list[dict[str, Any]], out: Path) -> list[str]:
-    """Recall@20 vs epoch and vs wall-clock per dataset; returns image paths."""
+def plot_curves(results: list[dict[str, Any]], out: Path,
+                references: Sequence[dict[str, Any]] = ()) -> list[str]:
+    """Recall@20 vs epoch and vs wall-clock per dataset; returns image paths.
+
+    Args:
+        results: Results as returned by
+            :func:`graphcl_rec.bench.report.load_results`.
+        out: Folder the ``curves_<dataset>.png`` files are written to.
+        references: Published per-epoch logs
+            (:func:`graphcl_rec.bench.report.load_references`), drawn dashed on
+            the datasets that have runs.
+    """
     plt = _pyplot()
     if plt is None:
         return []
@@ -58,9 +70,30 @@ def plot_curves(results: list[dict[str, Any]], out: Path) -> list[str]:
     paths = []
     for ds, runs in sorted(by_ds.items()):
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        refs = [{**ref, "_label": f"{ref['name']}, their hardware"}
+                for ref in references if ref.get("dataset") == ds]
+        colours = plt.get_cmap("tab20").colors
+        # One colour and one legend entry per config, protocol and device; its
+        # seeds share them.
+        groups: dict[str, list[int]] = defaultdict(list)
         for r in runs:
+            groups[_run_label(r)].append(r["seed"])
+        colour = {key: colours[i % len(colours)] for i, key in enumerate(groups)}
+        labelled: set[str] = set()
+        lowest = [math.inf, math.inf]  # log axes need positive epochs and minutes
+        for i, r in enumerate([*runs, *refs]):
             recs = [h for h in r["history"] if "val" in h]
-            label = _run_label(r, f"seed {r['seed']}")
+            if "_label" in r:
+                label = r["_label"]
+                style = {"ls": ("--", ":", "-.")[(i - len(runs)) % 3], "color": "0.4"}
+            else:
+                key = _run_label(r)
+                seeds = sorted(groups[key])
+                label = None if key in labelled else _run_label(
+                    r, f"seed{'s' if len(seeds) > 1 else ''} "
+                       f"{', '.join(map(str, seeds))}")
+                labelled.add(key)
+                style = {"color": colour[key]}
             clock, xs, ts, ys = 0.0, [], [], []
             for h in r["history"]:
                 clock += h.get("train_seconds", 0) + h.get("eval_seconds", 0)
@@ -69,14 +102,18 @@ def plot_curves(results: list[dict[str, Any]], out: Path) -> list[str]:
                     ts.append(clock / 60)
                     ys.append(h["val"]["recall@20"])
             if recs:
-                axes[0].plot(xs, ys, marker="o", ms=3, label=label)
-                axes[1].plot(ts, ys, marker="o", ms=3, label=label)
+                lowest = [min(lowest[0], *xs), min(lowest[1], *ts)]
+                axes[0].plot(xs, ys, marker="o", ms=3, label=label, **style)
+                axes[1].plot(ts, ys, marker="o", ms=3, label=label, **style)
         axes[0].set_xlabel("epoch")
-        axes[1].set_xlabel("wall-clock minutes (train + eval)")
-        for ax in axes:
+        axes[1].set_xlabel("wall-clock minutes, train + eval")
+        for ax, low in zip(axes, lowest):
+            if 0 < low < math.inf:  # runs of 10 and of 1,000 epochs on one axis
+                ax.set_xscale("log")
+                ax.set_xlabel(ax.get_xlabel() + " (log scale)")
             ax.set_ylabel("selection-split recall@20")
             ax.grid(alpha=0.3)
-        axes[1].legend(fontsize=7)
+        axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         fig.suptitle(ds)
         paths.append(_save(plt, fig, out / f"curves_{ds}.png"))
     return paths

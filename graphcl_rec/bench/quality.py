@@ -21,6 +21,7 @@ not of the method).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +87,8 @@ def _cell(hit: Reached | None) -> str:
 
 def quality_table(results: list[dict[str, Any]],
                   published: dict[tuple[str, str], tuple[float, float]],
-                  device_label: Any) -> list[str]:
+                  device_label: Any,
+                  references: Sequence[dict[str, Any]] = ()) -> list[str]:
     """Markdown rows: per legacy run with a published Recall@20, time to 95 / 100 %.
 
     Args:
@@ -94,6 +96,9 @@ def quality_table(results: list[dict[str, Any]],
             ``config``, ``history``, ``test``).
         published: ``(model key, dataset) -> (Recall@20, NDCG@20)``.
         device_label: ``result -> str`` naming the device a run used.
+        references: Published per-epoch logs (``name``, ``model``, ``dataset``,
+            ``history``; see ``graphcl_rec.bench.report.load_references``), each
+            a row on the authors' hardware, seed ``—``.
 
     Returns:
         The table's lines (header, separator, one row per run), or no lines when
@@ -108,8 +113,17 @@ def quality_table(results: list[dict[str, Any]],
         hits = [first_reached(r["history"], share * pub[0]) for share in THRESHOLDS]
         best = max((rec.get("val") or {}).get("recall@20") or 0.0
                    for rec in r["history"])
-        rows.append((ds, r["name"], device_label(r), r["seed"], pub[0], hits, best,
-                     len(r["history"])))
+        rows.append((ds, r["name"], device_label(r), str(r["seed"]), pub[0], hits,
+                     best, len(r["history"])))
+    for ref in references:
+        pub = published.get((ref["model"], ref["dataset"]))
+        if pub is None or not ref.get("history"):
+            continue
+        hits = [first_reached(ref["history"], share * pub[0]) for share in THRESHOLDS]
+        best = max((rec.get("val") or {}).get("recall@20") or 0.0
+                   for rec in ref["history"])
+        rows.append((ref["dataset"], ref["name"], "authors' hardware (published log)",
+                     "—", pub[0], hits, best, len(ref["history"])))
     if not rows:
         return []
     lines = ["| dataset | config | device | seed | published recall@20 | "

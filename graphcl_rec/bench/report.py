@@ -57,6 +57,25 @@ def is_selection(result: dict[str, Any], results_dir: str | Path) -> bool:
     return SELECTION_DIR in inside.parent.parts
 
 
+def load_references(results_dir: str | Path) -> list[dict[str, Any]]:
+    """Every published per-epoch log (``"kind": "reference_log"``) in ``results_dir``.
+
+    Such files (written by ``python -m benchmarks.reference_logs``) hold a curve
+    from the authors' repository: ``name``, ``model`` (the key of its published
+    figure), ``dataset``, ``source`` and a ``history`` shaped like a run's.
+    """
+    out = []
+    for path in sorted(Path(results_dir).rglob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(doc, dict) and doc.get("kind") == "reference_log":
+            doc["path"] = str(path)
+            out.append(doc)
+    return out
+
+
 def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
     """Every results JSON (files with a ``protocol`` key) under ``results_dir``.
 
@@ -154,7 +173,10 @@ def write_report(results_dir: str | Path, report: str | Path) -> Path:
     report.parent.mkdir(parents=True, exist_ok=True)
     results = load_results(results_dir)
     base = report.parent
-    images = plot_curves(results, base) if results else []
+    references = load_references(results_dir)
+    main = [r for r in results if not is_selection(r, results_dir)]
+    tuning = [r for r in results if is_selection(r, results_dir)]
+    images = plot_curves(main, base, references) if main else []
     bars = plot_sparsity(results, base) if results else []
     shown = (results_dir.relative_to(base) if results_dir.is_relative_to(base)
              else results_dir)
@@ -170,13 +192,11 @@ def write_report(results_dir: str | Path, report: str | Path) -> Path:
     if (base / "REPRODUCTION.md").exists():
         text += ["How each config was checked against the authors' code, and what "
                  "still differs: [REPRODUCTION.md](REPRODUCTION.md).", ""]
-    main = [r for r in results if not is_selection(r, results_dir)]
-    tuning = [r for r in results if is_selection(r, results_dir)]
     text += results_table(main, base) if main else ["No runs yet."]
     if tuning:
         text += ["", "## Selection runs", "", SELECTION_NOTE, ""]
         text += results_table(tuning, base)
-    quality = quality_table(results, PUBLISHED, device_label)
+    quality = quality_table(main, PUBLISHED, device_label, references)
     if quality:
         text += ["", "## Time to quality (legacy runs against the published "
                  "Recall@20)", "", QUALITY_NOTE, ""] + quality
