@@ -45,6 +45,7 @@ TRAIN_EXCLUDED: dict[str, str] = {
     "checkpoint_dir": "the runner writes <out>/<run>/ (train --resume reads it)",
     "progress": "a command-line flag (--no-progress)",
     "config": "the run's configuration itself, stored in checkpoints",
+    "run_info": "the runner records the code revision of each (resumed) part",
 }
 """Constructor arguments of the ``[train]`` sources that are not config keys (why)."""
 

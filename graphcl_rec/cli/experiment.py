@@ -53,9 +53,36 @@ def checkpoint_seed(run_dir: str | Path) -> int:
     return int(state["config"]["seed"])
 
 
+def code_revisions(records: list[dict[str, Any]], current: str | None
+                   ) -> list[dict[str, Any]]:
+    """``[{"from_epoch", "git_revision"}]``: the code each part of a run ran.
+
+    Read from the ``run_info`` the runner stores in the first epoch record of
+    every fit (a first run and each resume). Epochs before the first such record
+    (a checkpoint written before revisions were recorded) are attributed to
+    ``None``, i.e. unknown; a run without records gets ``current`` from epoch 1.
+
+    Examples:
+        >>> code_revisions([{"epoch": 1, "run_info": {"git_revision": "a"}},
+        ...                 {"epoch": 2},
+        ...                 {"epoch": 3, "run_info": {"git_revision": "b"}}], "b")
+        [{'from_epoch': 1, 'git_revision': 'a'}, {'from_epoch': 3, 'git_revision': 'b'}]
+    """
+    parts: list[dict[str, Any]] = []
+    for rec in records:
+        info = rec.get("run_info")
+        if info is not None:
+            parts.append({"from_epoch": rec["epoch"],
+                          "git_revision": info.get("git_revision")})
+        elif not parts:
+            parts.append({"from_epoch": rec["epoch"], "git_revision": None})
+    return parts or [{"from_epoch": 1, "git_revision": current}]
+
+
 def make_trainer(cfg: RunConfig, progress: bool = True,
                  log_path: Path | None = None,
-                 checkpoint_dir: Path | None = None) -> Trainer:
+                 checkpoint_dir: Path | None = None,
+                 run_info: dict[str, Any] | None = None) -> Trainer:
     """The :class:`Trainer` described by ``cfg.train`` (and ``cfg.seed``).
 
     ``[train]`` holds exactly the keyword arguments of ``Trainer`` and
@@ -68,7 +95,7 @@ def make_trainer(cfg: RunConfig, progress: bool = True,
     return Trainer(**cfg.train.kwargs(Trainer), early_stopping=stopper,
                    seed=cfg.seed, reset_parameters=True, progress=progress,
                    log_path=log_path, checkpoint_dir=checkpoint_dir,
-                   config=resume_config(cfg))
+                   config=resume_config(cfg), run_info=run_info)
 
 
 def sparsity_report(model: Recommender, train: Interactions, test: Interactions,
@@ -178,7 +205,8 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     if run_dir is None and write and checkpoints:
         run_dir = out / stem
     trainer = make_trainer(cfg, progress=progress, log_path=log_path,
-                           checkpoint_dir=run_dir)
+                           checkpoint_dir=run_dir,
+                           run_info={"git_revision": revision})
     t0 = time.perf_counter()
     history = trainer.fit(model, train, val,
                           resume=Path(resume) if resume is not None else False,
@@ -212,6 +240,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
                  "test": len(test)},
         "best_epoch": history.best_epoch, "epochs_run": len(history),
         "resumed_from_epoch": trainer.resumed_from,
+        "code_revisions": code_revisions(history.records, revision),
         "changed_on_resume": trainer.changed_on_resume,
         "stopped_early": history.stopped_early, "val_best": history.best,
         "sparsity": sparsity,

@@ -151,6 +151,10 @@ class Trainer:
             required to match on resume, together with this trainer's settings
             and device type (under the reserved key ``"trainer"``; ``epochs``,
             ``max_seconds`` and the logging/evaluation-speed options may change).
+        run_info: Facts about this fit, not settings (e.g. ``{"git_revision":
+            ...}``), stored under ``"run_info"`` in the first epoch record each
+            ``fit`` writes. A run resumed across fits keeps each part's in its
+            history, so every epoch can be traced to the code that trained it.
 
     Examples:
         >>> trainer = Trainer(epochs=3, batch_size=1024, progress=False)
@@ -169,7 +173,8 @@ class Trainer:
                  eval_batch_size: int | None = None,
                  checkpoint_dir: str | Path | None = None, checkpoint_every: int = 1,
                  config: Mapping[str, Any] | None = None,
-                 step_guard: str = "auto") -> None:
+                 step_guard: str = "auto",
+                 run_info: Mapping[str, Any] | None = None) -> None:
         for name, value, low in (("epochs", epochs, 0), ("eval_every", eval_every, 1),
                                  ("checkpoint_every", checkpoint_every, 1)):
             if value < low:
@@ -213,6 +218,7 @@ class Trainer:
         self.eval_batch_size = eval_batch_size
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.checkpoint_every, self.config = checkpoint_every, dict(config or {})
+        self.run_info = dict(run_info or {})
         self.resumed_from: int | None = None
         self.changed_on_resume: dict[str, dict[str, Any]] = {}
 
@@ -312,6 +318,8 @@ class Trainer:
         for epoch in bar:
             record = self._train_epoch(model, train, adjs, sampler, opt, gen, epoch,
                                        named, run, fleet)
+            if self.run_info and epoch == todo.start:  # this fit's first epoch
+                record["run_info"] = dict(self.run_info)
             if run.changes:  # noted once, in the first epoch after the resume
                 record["changed_on_resume"], run.changes = run.changes, {}
             check_finite_weights(model, epoch, self.checkpoint_dir)

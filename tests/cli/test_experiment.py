@@ -65,6 +65,35 @@ def test_resume_writes_the_same_results(tmp_path, config, capsys):
     assert (part / "tiny-seed3.epochs.jsonl").read_text().count("\n") == 4
 
 
+def test_each_part_of_a_resumed_run_records_its_code(tmp_path, config, monkeypatch):
+    out = tmp_path / "out"
+    monkeypatch.setattr(experiment, "git_revision", lambda: "aaaaaaa")
+    assert main(["train", str(config), "--out", str(out), "--no-progress",
+                 "--train.epochs=2"]) == 0
+    monkeypatch.setattr(experiment, "git_revision", lambda: "bbbbbbb")
+    assert main(["train", str(config), "--resume", str(out / "tiny-seed3"),
+                 "--no-progress"]) == 0
+    res = json.loads((out / "tiny-seed3.json").read_text())
+    assert res["git_revision"] == "bbbbbbb"
+    assert res["code_revisions"] == [{"from_epoch": 1, "git_revision": "aaaaaaa"},
+                                     {"from_epoch": 3, "git_revision": "bbbbbbb"}]
+    assert [r.get("run_info") for r in res["history"]] == [
+        {"git_revision": "aaaaaaa"}, None, {"git_revision": "bbbbbbb"}, None]
+    logged = [json.loads(line) for line in
+              (out / "tiny-seed3.epochs.jsonl").read_text().splitlines()]
+    assert [r.get("run_info") for r in logged] == [r.get("run_info")
+                                                   for r in res["history"]]
+
+
+def test_code_revisions_of_a_checkpoint_made_before_they_were_recorded():
+    records = [{"epoch": 1}, {"epoch": 2}, {"epoch": 3, "run_info": {
+        "git_revision": "c"}}]
+    assert experiment.code_revisions(records, "c") == [
+        {"from_epoch": 1, "git_revision": None}, {"from_epoch": 3, "git_revision": "c"}]
+    assert experiment.code_revisions([], "d") == [{"from_epoch": 1,
+                                                    "git_revision": "d"}]
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--model.encoder.dim=16"], "model.encoder.dim: checkpoint has 8, run has 16"),
     (["--train.lr=0.5"], "train.lr: checkpoint has 0.01, run has 0.5"),

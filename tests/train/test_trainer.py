@@ -168,3 +168,21 @@ def test_negative_time_budget_is_refused(seconds):
     with pytest.raises(ValueError, match=r"max_seconds must be >= 0 seconds, or None"):
         Trainer(max_seconds=seconds)
     assert Trainer(max_seconds=0).max_seconds == 0
+
+
+def test_run_info_goes_into_the_first_record_of_each_fit(tmp_path):
+    train, val = make_checkerboard(10)
+
+    def fit(epochs, info, resume=False):
+        trainer = Trainer(epochs=epochs, batch_size=64, progress=False, k=[5],
+                          checkpoint_dir=tmp_path, run_info=info)
+        return trainer.fit(BPRRecommender(MF(10, 10, dim=4)), train, val,
+                           resume=resume)
+
+    first = fit(2, {"git_revision": "a", "host": "x"})
+    assert [r.get("run_info") for r in first] == [{"git_revision": "a", "host": "x"},
+                                                  None]
+    resumed = fit(4, {"git_revision": "b"}, resume=True)
+    assert [r.get("run_info") for r in resumed] == [
+        {"git_revision": "a", "host": "x"}, None, {"git_revision": "b"}, None]
+    assert [r.get("run_info") for r in fit(1, None)] == [None]
