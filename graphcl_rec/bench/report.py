@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +58,11 @@ def is_selection(result: dict[str, Any], results_dir: str | Path) -> bool:
     return SELECTION_DIR in inside.parent.parts
 
 
-def load_references(results_dir: str | Path) -> list[dict[str, Any]]:
-    """Every published per-epoch log (``"kind": "reference_log"``) in ``results_dir``.
+def _json_documents(results_dir: str | Path,
+                    keep: Callable[[Any], bool]) -> list[dict[str, Any]]:
+    """The JSON objects under ``results_dir`` (recursively) that ``keep`` accepts.
 
-    Such files (written by ``python -m benchmarks.reference_logs``) hold a curve
-    from the authors' repository: ``name``, ``model`` (the key of its published
-    figure), ``dataset``, ``source`` and a ``history`` shaped like a run's.
+    In path order, each with its ``path`` added; unreadable files are skipped.
     """
     out = []
     for path in sorted(Path(results_dir).rglob("*.json")):
@@ -70,10 +70,20 @@ def load_references(results_dir: str | Path) -> list[dict[str, Any]]:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue
-        if isinstance(doc, dict) and doc.get("kind") == "reference_log":
+        if isinstance(doc, dict) and keep(doc):
             doc["path"] = str(path)
             out.append(doc)
     return out
+
+
+def load_references(results_dir: str | Path) -> list[dict[str, Any]]:
+    """Every published per-epoch log (``"kind": "reference_log"``) in ``results_dir``.
+
+    Such files (written by ``python -m benchmarks.reference_logs``) hold a curve
+    from the authors' repository: ``name``, ``model`` (the key of its published
+    figure), ``dataset``, ``source`` and a ``history`` shaped like a run's.
+    """
+    return _json_documents(results_dir, lambda d: d.get("kind") == "reference_log")
 
 
 def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
@@ -81,16 +91,7 @@ def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
 
     Sub-folders are searched too (e.g. ``results/h200/`` for runs made elsewhere).
     """
-    out = []
-    for path in sorted(Path(results_dir).rglob("*.json")):
-        try:
-            res = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        if isinstance(res, dict) and "protocol" in res and "test" in res:
-            res["path"] = str(path)
-            out.append(res)
-    return out
+    return _json_documents(results_dir, lambda d: "protocol" in d and "test" in d)
 
 
 def _mean_sd(values: list[float]) -> str:
