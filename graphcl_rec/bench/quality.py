@@ -21,6 +21,7 @@ not of the method).
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,11 @@ def first_reached(history: list[dict[str, Any]], target: float,
     return None
 
 
+def _median_epoch(history: list[dict[str, Any]]) -> float:
+    """Median training seconds of an epoch (a paused epoch barely moves it)."""
+    return statistics.median(float(r.get("train_seconds") or 0.0) for r in history)
+
+
 def _cell(hit: Reached | None) -> str:
     if hit is None:
         return "not reached"
@@ -114,7 +120,7 @@ def quality_table(results: list[dict[str, Any]],
         best = max((rec.get("val") or {}).get("recall@20") or 0.0
                    for rec in r["history"])
         rows.append((ds, r["name"], device_label(r), str(r["seed"]), pub[0], hits,
-                     best, len(r["history"])))
+                     best, len(r["history"]), _median_epoch(r["history"])))
     for ref in references:
         pub = published.get((ref["model"], ref["dataset"]))
         if pub is None or not ref.get("history"):
@@ -123,16 +129,18 @@ def quality_table(results: list[dict[str, Any]],
         best = max((rec.get("val") or {}).get("recall@20") or 0.0
                    for rec in ref["history"])
         rows.append((ref["dataset"], ref["name"], "authors' hardware (published log)",
-                     "—", pub[0], hits, best, len(ref["history"])))
+                     "—", pub[0], hits, best, len(ref["history"]),
+                     _median_epoch(ref["history"])))
     if not rows:
         return []
     lines = ["| dataset | config | device | seed | published recall@20 | "
              + " | ".join(f"{share:.0%} reached (train / with eval)"
                           for share in THRESHOLDS)
-             + " | best (share) | epochs run |", "|" + "---|" * (7 + len(THRESHOLDS))]
-    for ds, name, device, seed, target, hits, best, n in sorted(rows,
-                                                                key=lambda t: t[:4]):
+             + " | best (share) | epochs run | median training s/epoch |",
+             "|" + "---|" * (8 + len(THRESHOLDS))]
+    for ds, name, device, seed, target, hits, best, n, median in sorted(
+            rows, key=lambda t: t[:4]):
         lines.append(f"| {ds} | {name} | {device} | {seed} | {target} | "
                      + " | ".join(_cell(h) for h in hits)
-                     + f" | {best:.4f} ({best / target:.1%}) | {n} |")
+                     + f" | {best:.4f} ({best / target:.1%}) | {n} | {median:.1f} |")
     return lines

@@ -41,7 +41,9 @@ QUALITY_NOTE = (
     "The first evaluated epoch whose test Recall@20 reached 95 % and 100 % of the "
     "published figure, and the minutes of training up to it (then with the "
     "evaluations made on the way). Minutes are of the run's own device and load, "
-    "so they compare runs made on one machine only.")
+    "so they compare runs made on one machine only; a pause (e.g. `kill -STOP` "
+    "while other work was timed) counts in them, which the median epoch beside "
+    "them shows.")
 
 SELECTION_DIR = "selection"
 """Results under a folder of this name are hyperparameter-selection runs."""

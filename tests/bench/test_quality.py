@@ -97,7 +97,7 @@ def test_table_has_legacy_runs_with_a_published_figure_only():
     assert len(lines) == 3
     assert lines[2] == (f"| yelp2018 | xsimgcl_yelp2018 | cpu | 0 | {pub} | epoch 2: "
                         f"0.3 / 0.4 min | epoch 3: 0.5 / {33 / 60:.1f} min | "
-                        f"{pub:.4f} (100.0%) | 3 |")
+                        f"{pub:.4f} (100.0%) | 3 | 10.0 |")
     assert quality_table(runs[1:], PUBLISHED, device_label) == []
 
 
@@ -120,3 +120,11 @@ def test_report_has_the_section_only_when_a_run_qualifies(tmp_path):
     text = write_report(res, tmp_path / "R.md").read_text()
     assert text.index("## Time to quality") < text.index("## Sparsity groups")
     assert "| epoch 2: 0.3 / 0.4 min |" in text
+
+
+def test_a_paused_epoch_moves_the_minutes_not_the_median():
+    pub = PUBLISHED[("simgcl", "yelp2018")][0]
+    run = _result("simgcl_yelp2018", "legacy", [0.5 * pub, pub, pub])
+    run["history"][0]["train_seconds"] = 6000.0  # paused with kill -STOP
+    row = quality_table([run], PUBLISHED, device_label)[2]
+    assert "epoch 2: 100.2 / 100.2 min" in row and row.endswith("| 3 | 10.0 |")

@@ -76,7 +76,7 @@ def test_the_command_writes_a_reference_the_reports_read(tmp_path, capsys):
     lines = quality_table([], PUBLISHED, device_label, refs)
     assert lines[2] == (f"| yelp2018 | XSimGCL (their log) | authors' hardware "
                         f"(published log) | — | {pub} | epoch 3: 0.5 / 0.6 min | "
-                        "not reached | 0.0700 (96.8%) | 3 |")
+                        "not reached | 0.0700 (96.8%) | 3 | 10.5 |")
     # A reference is not a run: the report's main table does not list it.
     (tmp_path / "results" / "run.json").write_text(json.dumps({
         "name": "xsimgcl_yelp2018", "protocol": "legacy", "seed": 0,
