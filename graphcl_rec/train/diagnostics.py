@@ -144,7 +144,7 @@ class RunMonitor:
             f"catalogue, above {CANDIDATE_SHARE:.0%}): the best-scored candidate is "
             "then often an item the user would like but has not interacted with; "
             "fewer candidates (the trainer's num_negatives), chosen on the "
-            "validation split, usually do better", history)
+            "validation split, may do better", history)
 
     def on_eval(self, embeddings: tuple[Tensor, Tensor], record: dict[str, Any],
                 history: History) -> None:
