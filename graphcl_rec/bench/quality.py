@@ -110,27 +110,23 @@ def quality_table(results: list[dict[str, Any]],
         The table's lines (header, separator, one row per run), or no lines when
         no run qualifies.
     """
-    rows = []
+    sources = []  # (dataset, name, device, seed, model key, history)
     for r in results:
         ds = r["config"]["data"].get("dataset") or "custom"
-        pub = published.get((r["name"].removesuffix(f"_{ds}"), ds))
-        if r["protocol"] != "legacy" or pub is None or not r.get("history"):
+        if r["protocol"] == "legacy":
+            sources.append((ds, r["name"], device_label(r), str(r["seed"]),
+                            r["name"].removesuffix(f"_{ds}"), r.get("history")))
+    sources += [(ref["dataset"], ref["name"], "authors' hardware (published log)",
+                 "—", ref["model"], ref.get("history")) for ref in references]
+    rows = []
+    for ds, name, device, seed, model, history in sources:
+        pub = published.get((model, ds))
+        if pub is None or not history:
             continue
-        hits = [first_reached(r["history"], share * pub[0]) for share in THRESHOLDS]
-        best = max((rec.get("val") or {}).get("recall@20") or 0.0
-                   for rec in r["history"])
-        rows.append((ds, r["name"], device_label(r), str(r["seed"]), pub[0], hits,
-                     best, len(r["history"]), _median_epoch(r["history"])))
-    for ref in references:
-        pub = published.get((ref["model"], ref["dataset"]))
-        if pub is None or not ref.get("history"):
-            continue
-        hits = [first_reached(ref["history"], share * pub[0]) for share in THRESHOLDS]
-        best = max((rec.get("val") or {}).get("recall@20") or 0.0
-                   for rec in ref["history"])
-        rows.append((ref["dataset"], ref["name"], "authors' hardware (published log)",
-                     "—", pub[0], hits, best, len(ref["history"]),
-                     _median_epoch(ref["history"])))
+        hits = [first_reached(history, share * pub[0]) for share in THRESHOLDS]
+        best = max((rec.get("val") or {}).get("recall@20") or 0.0 for rec in history)
+        rows.append((ds, name, device, seed, pub[0], hits, best, len(history),
+                     _median_epoch(history)))
     if not rows:
         return []
     lines = ["| dataset | config | device | seed | published recall@20 | "
