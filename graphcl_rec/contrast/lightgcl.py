@@ -5,14 +5,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from graphcl_rec.contrast.base import ContrastiveRecommender
+from graphcl_rec.contrast.base import NCE_PRECISIONS, ContrastiveRecommender
 from graphcl_rec.data.interactions import Interactions
 from graphcl_rec.data.sampling import Batch
+from graphcl_rec.losses.contrastive import info_nce
 from graphcl_rec.models.base import OBJECTIVES, Encoder
 from graphcl_rec.models.output import EncoderOutput
 
 SVD_SEED = 0
 """Seed of ``svd_lowrank``'s random start, so the factors depend on the graph only."""
+SIMILARITIES = ("cosine", "dot")
+POSITIVE_CLAMP = 5.0
+"""Bound on the positive logit :math:`g_v^\top e_v / \tau` with
+``similarity="dot"`` (the authors' code clamps it to ``[-5, 5]``)."""
 
 
 def normalized_interactions(inter: Interactions, dtype: torch.dtype = torch.float32
@@ -66,7 +71,11 @@ class LightGCL(ContrastiveRecommender):
               \frac{\exp(\cos(g_v, e_v)/\tau)}{\sum_{w} \exp(\cos(g_v, e_w)/\tau)}
 
     (a mean over the user anchors plus one over the item anchors, each counted
-    once), where the anchors
+    once) with ``similarity="cosine"``. With ``similarity="dot"`` (the authors'
+    code) the cosines are dot products :math:`g_v^\top e_w` and the positive
+    logit is clamped to :math:`[-5, 5]` (:data:`POSITIVE_CLAMP`) in the
+    numerator only, so it stops pulling once :math:`g_v^\top e_v > 5\tau`. The
+    anchors
     :math:`v` are the batch's users and all its sampled items (positives and
     negatives, as in the authors' code) and the candidates :math:`w` are every user
     (item) of the graph view :math:`e` (``negatives="all"``) or the batch's
@@ -94,6 +103,11 @@ class LightGCL(ContrastiveRecommender):
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
         ssl_warmup: Steps of linear ramp of ``ssl_weight`` (see
             :class:`~graphcl_rec.contrast.base.ContrastiveRecommender`).
+        similarity: ``"cosine"`` (default; the InfoNCE of every other
+            objective here) or ``"dot"`` (the authors' code: dot products, the
+            positive logit clamped). Cosines make the contrastive gradient grow
+            as :math:`1/\lVert e \rVert`; dot products make it shrink with the
+            embeddings, as BPR's does.
 
     Shapes:
         - svd_u: ``[U, q]``, svd_s: ``[q]``, svd_v: ``[I, q]``
@@ -112,14 +126,17 @@ class LightGCL(ContrastiveRecommender):
                  ssl_weight: float = 0.2, reg_weight: float = 1e-4,
                  negatives: str = "all", reduction: str = "mean",
                  hard_negatives: bool | str = False, nce_precision: str = "full",
-                 ssl_warmup: int = 1000) -> None:
+                 ssl_warmup: int = 1000, similarity: str = "cosine") -> None:
         super().__init__(encoder, tau=tau, ssl_weight=ssl_weight,
                          reg_weight=reg_weight, negatives=negatives,
                          reduction=reduction, hard_negatives=hard_negatives,
                          nce_precision=nce_precision, ssl_warmup=ssl_warmup)
         if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
             raise ValueError(f"'rank' must be an int >= 1 (got {rank!r})")
-        self.rank = rank
+        if similarity not in SIMILARITIES:
+            raise ValueError(f"Could not resolve similarity {similarity!r} among "
+                             f"choices {list(SIMILARITIES)}")
+        self.rank, self.similarity = rank, similarity
         for name, rows in (("svd_u", 0), ("svd_s", None), ("svd_v", 0)):
             shape = (rank,) if rows is None else (rows, rank)
             self.register_buffer(name, torch.zeros(shape), persistent=False)
@@ -185,6 +202,36 @@ class LightGCL(ContrastiveRecommender):
         anchors = Batch(batch.user, items, batch.neg)
         return self.combine(terms, self.contrast(anchors, self.svd_view(out), out))
 
+    def nce(self, anchor: Tensor, candidates: Tensor, target: Tensor | None = None,
+            weight: Tensor | None = None) -> Tensor:
+        r"""InfoNCE on cosines, or on dot products with the positive logit clamped.
+
+        See :meth:`ContrastiveRecommender.nce`; ``similarity="dot"`` adds
+        :math:`s_v - \mathrm{clamp}(s_v, -5, 5)` to each anchor's term, with
+        :math:`s_v = g_v^\top e_v / \tau`, which turns the unclamped positive
+        logit of :func:`~graphcl_rec.losses.contrastive.info_nce` into the clamped
+        one.
+        """
+        if self.similarity == "cosine":
+            return super().nce(anchor, candidates, target, weight)
+        if target is None:
+            target = torch.arange(anchor.shape[0], device=anchor.device)
+        nll = info_nce(anchor, candidates, target, self.tau, "sum", weight,
+                       matmul_dtype=NCE_PRECISIONS[self.nce_precision],
+                       normalize=False)
+        pos = (anchor * candidates[target]).sum(-1) / self.tau
+        excess = pos - pos.clamp(-POSITIVE_CLAMP, POSITIVE_CLAMP)
+        if weight is None:
+            total = nll + excess.sum()
+            count = float(max(anchor.shape[0], 1))
+            return total / count if self.reduction == "mean" else total
+        total = nll + (excess * weight.to(excess.dtype)).sum()
+        if self.reduction == "sum":
+            return total
+        return total / weight.sum().to(total.dtype).clamp_min(1e-12)
+
     def extra_repr(self) -> str:
         """Constructor arguments shown by ``repr``."""
-        return f"rank={self.rank}, {super().extra_repr()}"
+        extra = ("" if self.similarity == "cosine"
+                 else f", similarity='{self.similarity}'")
+        return f"rank={self.rank}, {super().extra_repr()}{extra}"

@@ -137,15 +137,17 @@ def info_nce(
     weight: Tensor | None = None,
     matmul_dtype: torch.dtype | None = None,
     kernel: Literal["auto", "native", "torch"] = "auto",
+    normalize: bool = True,
 ) -> Tensor:
-    r"""InfoNCE (NT-Xent) on cosine similarities.
+    r"""InfoNCE (NT-Xent) on cosine similarities (or dot products).
 
     .. math::
         \mathcal{L} = -\sum_b w_b \log \frac{\exp(\cos(a_b, c_{t_b}) / \tau)}
                                    {\sum_j \exp(\cos(a_b, c_j) / \tau)}
 
     (``"mean"`` divides by :math:`\sum_b w_b`; without ``weight`` every
-    :math:`w_b = 1`).
+    :math:`w_b = 1`). With ``normalize=False`` the dot product
+    :math:`a_b^\top c_j` replaces the cosine.
 
     SGL-faithful: ``candidates`` are all users (or items) of the second view and
     ``target`` the batch ids. In-batch: ``candidates`` are the batch rows of the second
@@ -180,6 +182,10 @@ def info_nce(
             AVX-512, else torch's blocked products; ``"native"`` or ``"torch"``
             force one. Both agree to float rounding (the kernel's own summation
             order and ``exp``).
+        normalize: ``True`` (default): cosine similarities. ``False``: raw dot
+            products (LightGCL's reference code); the logits are then unbounded,
+            so each block's log-sum-exp is shifted by its row maximum and the
+            fused kernel is not used.
 
     Returns:
         Scalar loss.
@@ -205,15 +211,15 @@ def info_nce(
     if weight is not None and weight.shape != anchor.shape[:1]:
         raise ValueError(f"'weight' must have shape [{anchor.shape[0]}], one per "
                          f"anchor (got {list(weight.shape)})")
-    a = F.normalize(anchor, dim=-1) / tau
-    c = F.normalize(candidates, dim=-1)
+    a = (F.normalize(anchor, dim=-1) if normalize else anchor) / tau
+    c = F.normalize(candidates, dim=-1) if normalize else candidates
     scale: float | Tensor = 1.0
     if reduction == "mean":
         scale = (1.0 / max(a.shape[0], 1) if weight is None
                  else weight.sum().clamp_min(1e-12).reciprocal())
     # Cosines are in [-1, 1], so every logit is within 1/tau of 0 and, unless tau is
     # tiny, exp needs no shift (the log-sum-exp then needs no row-max pass).
-    bound = 1.0 / tau if 2.0 / tau <= _InfoNCE.MAX_UNSHIFTED else None
+    bound = 1.0 / tau if normalize and 2.0 / tau <= _InfoNCE.MAX_UNSHIFTED else None
     if weight is not None:
         weight = weight.to(a.dtype)
     if matmul_dtype is not None and not matmul_dtype.is_floating_point:

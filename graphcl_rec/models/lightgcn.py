@@ -1,4 +1,4 @@
-"""LightGCN: linear propagation, layer mean."""
+"""LightGCN: linear propagation, layer mean (or sum)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from graphcl_rec.models.pyg import (
     to_pyg_model,
 )
 
+POOLINGS = ("mean", "sum")
+
 
 @ENCODERS.register("lightgcn")
 class LightGCN(EmbeddingEncoder):
@@ -31,7 +33,10 @@ class LightGCN(EmbeddingEncoder):
     with :math:`\hat{A}_l = D^{-1/2} A_l D^{-1/2}` the (possibly augmented) adjacency
     of layer :math:`l`. With ``perturb``, :math:`E^{(l+1)} = p(\hat{A}_l E^{(l)})`
     (SimGCL's noise). With ``include_ego=False`` the mean runs over layers 1..L only,
-    which is what SimGCL's and XSimGCL's reference code computes.
+    which is what SimGCL's and XSimGCL's reference code computes. With
+    ``pooling="sum"`` the layers are summed instead of averaged (LightGCL's
+    reference code): the same ranking, embeddings :math:`L+1` (or :math:`L`)
+    times longer, which changes the scale of dot-product losses.
 
     Args:
         num_users: Number of users ``U``.
@@ -41,6 +46,7 @@ class LightGCN(EmbeddingEncoder):
         init: ``"xavier"`` (default) or ``"normal"`` (see
             :class:`~graphcl_rec.models.embedding.EmbeddingEncoder`).
         include_ego: Average layers ``0..L`` (LightGCN, SGL) or ``1..L`` (SimGCL).
+        pooling: ``"mean"`` (default) or ``"sum"`` of those layers.
         propagation: ``"native"`` (the default: the library's CSR products) or
             ``"pyg"`` (``torch_geometric.nn.LGConv`` layers on the same normalised
             edges; same output and gradients, slower).
@@ -79,14 +85,18 @@ class LightGCN(EmbeddingEncoder):
         init: str = "xavier",
         include_ego: bool = True,
         propagation: str = "native",
+        pooling: str = "mean",
     ) -> None:
         if num_layers < 0:
             raise ValueError(f"'num_layers' must be >= 0 (got {num_layers})")
         if propagation not in PROPAGATIONS:
             raise ValueError(f"'propagation' must be one of {list(PROPAGATIONS)} "
                              f"(got {propagation!r})")
+        if pooling not in POOLINGS:
+            raise ValueError(f"'pooling' must be one of {list(POOLINGS)} "
+                             f"(got {pooling!r})")
         self.num_layers = num_layers
-        self.propagation = propagation
+        self.propagation, self.pooling = propagation, pooling
         self.include_ego = include_ego or num_layers == 0
         super().__init__(num_users, num_items, dim=dim, init=init)
 
@@ -128,12 +138,17 @@ class LightGCN(EmbeddingEncoder):
         """
         return from_pyg_model(model, num_users, **kwargs)
 
+    def extra_repr(self) -> str:
+        """Constructor arguments shown by ``repr``."""
+        extra = "" if self.pooling == "mean" else f", pooling='{self.pooling}'"
+        return super().extra_repr() + extra
+
     def pool(self, layers: list[Tensor]) -> Tensor:
-        """The final embedding from per-layer ones (the layer mean, as ``forward``)."""
+        """The final embedding from per-layer ones (as ``forward`` pools them)."""
         return layers[-1] if self.num_layers == 0 else self._mean(layers)
 
     def _mean(self, layers: list[Tensor]) -> Tensor:
-        """Mean of the layers that enter the final embedding."""
+        """Mean (``pooling="sum"``: sum) of the layers of the final embedding."""
         stack = layers if self.include_ego else layers[1:]
         if len(stack) == 1:
             return stack[0]
@@ -142,7 +157,7 @@ class LightGCN(EmbeddingEncoder):
         out = stack[0] + stack[1]
         for t in stack[2:]:
             out.add_(t)
-        return out.div_(len(stack))
+        return out if self.pooling == "sum" else out.div_(len(stack))
 
     def _forward_rows(self, adjs: list[Tensor], rows: Tensor,
                       perturb: Perturb | None) -> EncoderOutput:

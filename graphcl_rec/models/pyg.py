@@ -76,16 +76,19 @@ def to_pyg_model(encoder: LightGCN) -> Any:
     Its ``num_nodes`` is ``U + I`` (users first, then items, as
     :func:`~graphcl_rec.graph.to_edge_index` numbers them) and its layer weights
     :math:`\alpha` are :math:`1/(L+1)` for every layer, or :math:`0` for layer 0
-    and :math:`1/L` for the others when ``include_ego=False``; its
+    and :math:`1/L` for the others when ``include_ego=False`` (1 instead of
+    either fraction with ``pooling="sum"``); its
     ``get_embedding(edge_index)`` on :func:`~graphcl_rec.graph.to_edge_index` of
     the training pairs equals this encoder's output.
     """
     from torch_geometric.nn.models import LightGCN as PygLightGCN
 
     layers = encoder.num_layers
-    alpha = torch.full((layers + 1,), 1.0 / (layers + 1))
+    summed = encoder.pooling == "sum"
+    alpha = torch.full((layers + 1,), 1.0 if summed else 1.0 / (layers + 1))
     if not encoder.include_ego:
-        alpha = torch.cat([torch.zeros(1), torch.full((layers,), 1.0 / layers)])
+        alpha = torch.cat([torch.zeros(1),
+                           torch.full((layers,), 1.0 if summed else 1.0 / layers)])
     weight = encoder.embedding.weight
     model = PygLightGCN(encoder.num_users + encoder.num_items, encoder.dim, layers,
                         alpha=alpha)
@@ -101,7 +104,8 @@ def from_pyg_model(model: Any, num_users: int, **kwargs: Any) -> LightGCN:
     Args:
         model: A ``torch_geometric.nn.models.LightGCN`` over ``U + I`` nodes,
             users first; its ``alpha`` must be uniform over layers ``0..L`` or
-            zero for layer 0 and uniform over ``1..L``.
+            zero for layer 0 and uniform over ``1..L``, with weights ``1 / (L+1)``
+            (``1 / L``), a mean, or 1, a sum (``pooling="sum"``).
         num_users: ``U``; the other nodes are items.
         **kwargs: Other keyword arguments of the encoder (``init``, ``propagation``).
 
@@ -115,15 +119,22 @@ def from_pyg_model(model: Any, num_users: int, **kwargs: Any) -> LightGCN:
         raise ValueError(f"'num_users' must be in [1, {num_nodes}) (got {num_users})")
     layers = len(model.convs)
     alpha = model.alpha.detach().double().cpu()
-    uniform = torch.full((layers + 1,), 1.0 / (layers + 1), dtype=torch.float64)
-    if torch.allclose(alpha, uniform):
-        include_ego = True
-    elif layers and alpha[0] == 0 and torch.allclose(
-            alpha[1:], torch.full((layers,), 1.0 / layers, dtype=torch.float64)):
-        include_ego = False
+
+    def uniform(count: int, value: float) -> bool:
+        return torch.allclose(alpha[len(alpha) - count:],
+                              torch.full((count,), value, dtype=torch.float64))
+
+    for include_ego, pooling, count in ((True, "mean", layers + 1),
+                                        (True, "sum", layers + 1),
+                                        (False, "mean", layers),
+                                        (False, "sum", layers)):
+        if count and (include_ego or alpha[0] == 0) and uniform(
+                count, 1.0 if pooling == "sum" else 1.0 / count):
+            break
     else:
-        raise ValueError(f"alpha {alpha.tolist()} is not a layer mean over 0..L or "
-                         f"1..L, which this LightGCN computes")
+        raise ValueError(f"alpha {alpha.tolist()} is not a layer mean or sum over "
+                         f"0..L or 1..L, which this LightGCN computes")
+    kwargs.setdefault("pooling", pooling)
     encoder = LightGCN(num_users, num_nodes - num_users, dim=dim, num_layers=layers,
                        include_ego=include_ego, **kwargs)
     encoder = encoder.to(model.embedding.weight.device,

@@ -56,8 +56,12 @@ def test_loss_equals_reference_formula(encoder, negatives):
     assert got["loss"].item() == pytest.approx(bpr + 0.3 * reg + 0.7 * ssl, rel=1e-9)
 
 
-def reference_terms(model, negatives):
-    """InfoNCE, BPR and L2 of BATCH from dense matrices and loops."""
+def reference_terms(model, negatives, dot=False):
+    """InfoNCE, BPR and L2 of BATCH from dense matrices and loops.
+
+    With ``dot``: the authors' dot products with the positive logit clamped to
+    [-5, 5], and the number of clamped positives is returned too.
+    """
     enc = model.encoder
     r = dense_r(INTER)
     rq = model.svd_u @ torch.diag(model.svd_s) @ model.svd_v.T
@@ -70,14 +74,21 @@ def reference_terms(model, negatives):
     s = sum(layers[:max(enc.num_layers, 1)])
     g = torch.cat([layers[0][:15] + rq @ s[15:], layers[0][15:] + rq.T @ s[:15]])
 
+    clamped = 0
+
+    def sim(x, y):
+        return float(x @ y) if dot else float(x @ y / x.norm() / y.norm())
+
     def nce(anchors, offset, size):
+        nonlocal clamped
         everyone = list(range(size)) if negatives == "all" else anchors
         total = 0.0
         for v in anchors:
             gv = g[offset + v]
-            logit = {w: float(gv @ e[offset + w] / gv.norm() / e[offset + w].norm())
-                     / 0.5 for w in everyone}
-            total += math.log(sum(math.exp(x) for x in logit.values())) - logit[v]
+            logit = {w: sim(gv, e[offset + w]) / 0.5 for w in everyone}
+            pos = min(max(logit[v], -5.0), 5.0) if dot else logit[v]
+            clamped += pos != logit[v]
+            total += math.log(sum(math.exp(x) for x in logit.values())) - pos
         return total / len(anchors)
 
     ssl = nce([0, 3, 7], 0, 15) + nce([0, 1, 2, 4, 5, 9], 15, 12)  # items: pos + neg
@@ -87,7 +98,7 @@ def reference_terms(model, negatives):
     reg = 0.5 * sum(ego[u].pow(2).sum() + ego[15 + i].pow(2).sum()
                     + ego[15 + j].pow(2).sum()
                     for u, i, j in zip(*(t.tolist() for t in BATCH))).item() / 4
-    return ssl, bpr, reg
+    return (ssl, bpr, reg, clamped) if dot else (ssl, bpr, reg)
 
 
 def test_truncated_svd_is_close_to_the_exact_one_and_full_rank_is_the_graph():
@@ -193,3 +204,44 @@ def test_update_of_a_served_model_refactorises_the_grown_graph():
     rec.update([("u1", "i14"), ("new0", "i2"), ("new0", "newitem")], epochs=1)
     assert model.svd_u.shape == (21, 3) and model.svd_v.shape == (16, 3)
     torch.testing.assert_close(model.svd_s[0], torch.tensor(1.0), atol=0.05, rtol=0)
+
+
+@pytest.mark.parametrize("negatives", ["all", "batch"])
+def test_dot_similarity_equals_the_authors_formula(negatives):
+    model = make(rank=3, tau=0.5, ssl_weight=0.7, reg_weight=0.3,
+                 negatives=negatives, similarity="dot")
+    with torch.no_grad():  # rows large enough that some positive logits pass 5
+        model.encoder.embedding.weight.mul_(8)
+    model.sample_views(INTER, torch.Generator())
+    got = model.loss(BATCH, [adjacency(INTER, torch.float64)] * 2, None)
+    with torch.no_grad():
+        ssl, bpr, reg, clamped = reference_terms(model, negatives, dot=True)
+    assert clamped > 0  # the clamp is exercised
+    assert got["ssl"].item() == pytest.approx(ssl, rel=1e-9)
+    assert got["loss"].item() == pytest.approx(bpr + 0.3 * reg + 0.7 * ssl, rel=1e-9)
+    cosine = make(rank=3, tau=0.5, negatives=negatives)
+    cosine.load_state_dict(model.state_dict())
+    cosine.sample_views(INTER, torch.Generator())
+    other = cosine.loss(BATCH, [adjacency(INTER, torch.float64)] * 2, None)
+    assert other["ssl"].item() != pytest.approx(ssl, rel=1e-3)
+
+
+def test_dot_similarity_gradient_stops_at_the_clamp():
+    model = make(rank=3, tau=0.5, similarity="dot")
+    anchor = torch.tensor([[4.0, 0.0], [0.1, 0.0]], dtype=torch.float64,
+                          requires_grad=True)
+    candidates = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    loss = model.nce(anchor, candidates, torch.tensor([0, 0]), None)
+    loss.backward()
+    # anchor 0: positive logit 8 > 5, so only the denominator pulls (away from
+    # its positive); anchor 1: logit 0.2, the usual InfoNCE pull towards it
+    assert anchor.grad[0, 0] > 0 and anchor.grad[1, 0] < 0
+    soft = torch.softmax(torch.tensor([8.0, 0.0], dtype=torch.float64), 0)
+    torch.testing.assert_close(anchor.grad[0], soft @ candidates / 0.5 / 2)
+
+
+def test_similarity_is_checked_and_shown():
+    with pytest.raises(ValueError, match="similarity 'l2'"):
+        make(similarity="l2")
+    assert "similarity='dot'" in repr(make(similarity="dot"))
+    assert "similarity" not in repr(make())

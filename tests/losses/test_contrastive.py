@@ -204,3 +204,41 @@ def test_info_nce_matmul_dtype_validation_and_no_op():
         info_nce(a, c, t, 0.2, matmul_dtype=torch.int32)
     assert torch.equal(info_nce(a, c, t, 0.2, matmul_dtype=torch.float32),
                        info_nce(a, c, t, 0.2))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_info_nce_on_dot_products_equals_cross_entropy_of_raw_logits(reduction,
+                                                                    weighted):
+    g = torch.Generator().manual_seed(4)
+    # large rows: logits far beyond the cosine bound, so the row-max shift matters
+    a0 = 30 * torch.randn(9, 6, dtype=torch.double, generator=g)
+    c0 = torch.randn(13, 6, dtype=torch.double, generator=g)
+    t = torch.randint(13, (9,), generator=g)
+    w = torch.rand(9, dtype=torch.double, generator=g) if weighted else None
+    a, c = a0.clone().requires_grad_(), c0.clone().requires_grad_()
+    got = info_nce(a, c, t, 0.2, reduction, weight=w, normalize=False)
+    got.backward()
+    a2, c2 = a0.clone().requires_grad_(), c0.clone().requires_grad_()
+    per = torch.nn.functional.cross_entropy(a2 @ c2.T / 0.2, t, reduction="none")
+    if w is not None:
+        per = per * w
+    ref = per.sum() / (w.sum() if w is not None else 9) if reduction == "mean" \
+        else per.sum()
+    ref.backward()
+    assert torch.isfinite(got)
+    torch.testing.assert_close(got, ref)
+    torch.testing.assert_close(a.grad, a2.grad)
+    torch.testing.assert_close(c.grad, c2.grad)
+    # cosines differ from these logits: the option is not a no-op
+    assert not torch.allclose(info_nce(a0, c0, t, 0.2, reduction, weight=w), ref)
+
+
+def test_info_nce_on_dot_products_never_takes_the_fused_kernel(monkeypatch):
+    import graphcl_rec.losses.contrastive as contrastive
+
+    monkeypatch.setattr(contrastive, "native_status", lambda: (True, "avx512"))
+    a, c = torch.randn(4, 64), torch.randn(9000, 64)
+    assert contrastive._use_fused("auto", a, c, None, 5.0)  # the cosine case
+    monkeypatch.setattr(contrastive, "_fused", lambda *args: pytest.fail("fused"))
+    info_nce(a, c, torch.arange(4), 0.2, normalize=False)

@@ -103,6 +103,8 @@ def test_duplicate_edges_are_kept_once():
 def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="'propagation'"):
         LightGCN(NU, NI, propagation="dgl")
+    with pytest.raises(ValueError, match="'pooling' must be one of"):
+        LightGCN(NU, NI, pooling="max")
     enc = _encoder()
     with pytest.raises(TypeError, match="list of adjacencies"):
         enc("graph")
@@ -117,10 +119,11 @@ def test_bad_inputs_are_refused():
         _encoder(propagation="pyg")([adjacency(_inter(), torch.float64)])
 
 
+@pytest.mark.parametrize("pooling", ["mean", "sum"])
 @pytest.mark.parametrize("include_ego", [True, False])
-def test_weights_move_both_ways_with_pyg_lightgcn(include_ego):
+def test_weights_move_both_ways_with_pyg_lightgcn(include_ego, pooling):
     inter = _inter(seed=2)
-    ours = _encoder(include_ego=include_ego)
+    ours = _encoder(include_ego=include_ego, pooling=pooling)
     out = ours([adjacency(inter, torch.float64)] * 3)
     theirs = ours.to_pyg()
     assert isinstance(theirs, PygLightGCN)
@@ -136,6 +139,7 @@ def test_weights_move_both_ways_with_pyg_lightgcn(include_ego):
     assert torch.equal(top - NU, ours_scores.topk(3).indices)
     back = LightGCN.from_pyg(theirs, num_users=NU)
     assert back.include_ego == include_ego and back.num_items == NI
+    assert back.pooling == pooling
     torch.testing.assert_close(back([adjacency(inter, torch.float64)] * 3).final,
                                out.final)
 
@@ -148,3 +152,25 @@ def test_from_pyg_refuses_other_layer_weights():
         LightGCN.from_pyg(PygLightGCN(NU + NI, 4, 2), num_users=NU + NI)
     enc = LightGCN.from_pyg(PygLightGCN(NU + NI, 4, 2), num_users=NU, propagation="pyg")
     assert enc.propagation == "pyg" and enc.dim == 4
+
+
+@pytest.mark.parametrize("include_ego", [True, False])
+def test_sum_pooling_is_the_mean_times_the_layer_count_on_every_path(include_ego):
+    inter = _inter(seed=3)
+    adjs = [adjacency(inter, torch.float64)] * 3
+    rows = torch.tensor([0, NU + 1, NU + 5])  # few enough for the row-sliced path
+    count = 4 if include_ego else 3
+    mean = _encoder(include_ego=include_ego)
+    summed = _encoder(include_ego=include_ego, pooling="sum")
+    assert "pooling='sum'" in repr(summed) and "pooling" not in repr(mean)
+    for graph, enc_rows in ((adjs, None), (adjs, rows), (to_edge_index(inter), None)):
+        a = mean(graph, rows=enc_rows)
+        b = summed(graph, rows=enc_rows)
+        assert (a.rows is None) == (enc_rows is None)  # both paths are taken
+        pick = rows if enc_rows is not None else torch.arange(NU + NI)
+        users, items = pick[pick < NU], pick[pick >= NU] - NU
+        for side in ("users", "items"):
+            ids = users if side == "users" else items
+            torch.testing.assert_close(getattr(b, side)(ids),
+                                       count * getattr(a, side)(ids))
+    torch.testing.assert_close(summed.pool(summed(adjs).layers), summed(adjs).final)
