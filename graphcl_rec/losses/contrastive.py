@@ -2,6 +2,7 @@ r"""Contrastive losses on normalised embeddings."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import torch
@@ -43,10 +44,10 @@ class _InfoNCE(torch.autograd.Function):
     def forward(ctx: Any, a: Tensor, c: Tensor, target: Tensor,  # noqa: D102
                 scale: float | Tensor, bound: float | None,
                 weight: Tensor | None, low: torch.dtype | None,
-                fused: bool = False) -> Tensor:
+                fused: bool = False, fallback: bool = False) -> Tensor:
         need_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
         if fused:
-            total, grads = _fused(a, c, target, weight, need_grad)
+            total, grads = _fused(a, c, target, weight, need_grad, fallback)
             if grads is not None:
                 ctx.save_for_backward(*grads)
             ctx.scale = scale
@@ -99,16 +100,21 @@ class _InfoNCE(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: Tensor  # noqa: D102
-                 ) -> tuple[Tensor, Tensor, None, None, None, None, None, None]:
+                 ) -> tuple[Tensor, Tensor, None, None, None, None, None, None, None]:
         grad_a, grad_c = ctx.saved_tensors
         g = grad * ctx.scale
-        return grad_a * g, grad_c * g, None, None, None, None, None, None
+        return grad_a * g, grad_c * g, None, None, None, None, None, None, None
 
 
 def _fused(a: Tensor, c: Tensor, target: Tensor, weight: Tensor | None,
-           need_grad: bool) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
-    """The weighted NLL sum and both gradients from :mod:`graphcl_rec.native.nce`."""
-    lse, soft_a, soft_c = softmax_terms(a, c, weight, need_grad)
+           need_grad: bool, fallback: bool = False
+           ) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
+    """The weighted NLL sum and both gradients from :mod:`graphcl_rec.native.nce`.
+
+    ``fallback``: logits beyond the kernel's bound take torch's shifted products
+    (:func:`~graphcl_rec.native.nce.softmax_terms`) instead of raising.
+    """
+    lse, soft_a, soft_c = softmax_terms(a, c, weight, need_grad, fallback=fallback)
     pos = c[target]
     nll = lse - (a * pos).sum(dim=1)
     total = nll.sum() if weight is None else (nll * weight).sum()
@@ -183,9 +189,11 @@ def info_nce(
             force one. Both agree to float rounding (the kernel's own summation
             order and ``exp``).
         normalize: ``True`` (default): cosine similarities. ``False``: raw dot
-            products (LightGCL's reference code); the logits are then unbounded,
-            so each block's log-sum-exp is shifted by its row maximum and the
-            fused kernel is not used.
+            products (LightGCL's reference code). These logits are unbounded:
+            torch's blocks shift each row by its maximum, and the fused kernel
+            (``kernel="auto"``) runs only while the row norms bound every logit
+            by :data:`~graphcl_rec.native.nce.MAX_LOGIT`, falling back to
+            torch's shifted products beyond it (``"native"`` raises there).
 
     Returns:
         Scalar loss.
@@ -227,8 +235,10 @@ def info_nce(
             f"'matmul_dtype' must be a floating dtype (got {matmul_dtype})"
         )
     low = None if matmul_dtype in (None, a.dtype) else matmul_dtype
-    fused = _use_fused(kernel, a, c, low, bound)
-    return _InfoNCE.apply(a, c, target, scale, bound, weight, low, fused)
+    # Dot products: the kernel checks its own bound from the row norms.
+    fused = _use_fused(kernel, a, c, low, bound if normalize else math.inf)
+    return _InfoNCE.apply(a, c, target, scale, bound, weight, low, fused,
+                          not normalize and kernel == "auto")
 
 
 FUSED_MIN_CANDIDATES = 8192

@@ -232,13 +232,3 @@ def test_info_nce_on_dot_products_equals_cross_entropy_of_raw_logits(reduction,
     torch.testing.assert_close(c.grad, c2.grad)
     # cosines differ from these logits: the option is not a no-op
     assert not torch.allclose(info_nce(a0, c0, t, 0.2, reduction, weight=w), ref)
-
-
-def test_info_nce_on_dot_products_never_takes_the_fused_kernel(monkeypatch):
-    import graphcl_rec.losses.contrastive as contrastive
-
-    monkeypatch.setattr(contrastive, "native_status", lambda: (True, "avx512"))
-    a, c = torch.randn(4, 64), torch.randn(9000, 64)
-    assert contrastive._use_fused("auto", a, c, None, 5.0)  # the cosine case
-    monkeypatch.setattr(contrastive, "_fused", lambda *args: pytest.fail("fused"))
-    info_nce(a, c, torch.arange(4), 0.2, normalize=False)

@@ -138,3 +138,33 @@ def test_softmax_terms_are_the_same_in_tiles_of_four_anchors(kernel, monkeypatch
         torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6)
     ref = reference(a, c, weight)
     torch.testing.assert_close(tiled[2].double(), ref[2], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [0.05, 30.0])  # logits within / beyond MAX_LOGIT
+def test_info_nce_on_dot_products_takes_the_kernel_while_bounded(kernel, monkeypatch,
+                                                                 scale):
+    import graphcl_rec.losses.contrastive as contrastive
+    from graphcl_rec.native.nce import MAX_LOGIT
+
+    monkeypatch.setattr(contrastive, "FUSED_MIN_CANDIDATES", 1)
+    monkeypatch.setattr(contrastive, "native_status", lambda: (True, "avx512"))
+    took = []
+    real = contrastive.softmax_terms
+    monkeypatch.setattr(contrastive, "softmax_terms",
+                        lambda *a, **k: took.append(k) or real(*a, **k))
+    gen = torch.Generator().manual_seed(5)
+    anchor = (scale * torch.randn(30, 64, generator=gen)).requires_grad_()
+    cands = torch.randn(200, 64, generator=gen).requires_grad_()
+    target = torch.randint(0, 200, (30,), generator=gen)
+    bounded = (anchor.norm(dim=1).max() / 0.2 * cands.norm(dim=1).max()) <= MAX_LOGIT
+    assert bool(bounded) == (scale < 1)
+    out = {}
+    for name in ("auto", "torch"):
+        loss = info_nce(anchor, cands, target, 0.2, kernel=name, normalize=False)
+        out[name] = (loss, *torch.autograd.grad(loss, [anchor, cands]))
+    assert took == [{"fallback": True}]  # "auto" asked the kernel, "torch" did not
+    for x, y in zip(out["auto"], out["torch"]):
+        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5 * scale)
+    if not bounded:  # forcing the kernel beyond its bound is refused
+        with pytest.raises(ValueError, match=r"needs \|logits\| <= 40"):
+            info_nce(anchor, cands, target, 0.2, kernel="native", normalize=False)
