@@ -6,7 +6,9 @@
   larger ``k`` adds the selection's insertions.
 * ``kernels nce``: ``graphcl_rec.losses.info_nce`` forward + backward with
   ``kernel="torch"`` and ``kernel="native"`` alternated, for ``BxM`` shapes (anchors
-  x candidates, tau = 0.2), against its three products at the sgemm rate.
+  x candidates, tau = 0.2), against its three products at the sgemm rate. ``--dot``
+  times the dot-product form (``normalize=False``, LightGCL's) on rows of norm
+  about 1, where the kernel's bound holds.
 * ``kernels spmm``: one 3-layer propagation forward + backward
   (``graphcl_rec.graph.spmm``) over the training adjacency, against the bytes it
   must stream at the measured copy bandwidth; with ``--backends
@@ -68,6 +70,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     n.add_argument("--tile-floats", type=int, default=None,
                    help="graphcl_rec.native.nce.TILE_FLOATS for this run")
     n.add_argument("--avx2", action="store_true")
+    n.add_argument("--dot", action="store_true",
+                   help="dot products (normalize=False) instead of cosines")
     n.set_defaults(func=run_nce)
 
     s = kinds.add_parser("spmm", help="3-layer propagation against the streaming floor")
@@ -154,14 +158,20 @@ def _nce_shape(shape: str, args: argparse.Namespace, flags: tuple[str, ...],
     from graphcl_rec.native import nce
 
     rows, num = map(int, shape.split("x"))
-    anchor = torch.randn(rows, args.dim, generator=gen, requires_grad=True)
-    cands = torch.randn(num, args.dim, generator=gen, requires_grad=True)
+    norm = args.dim ** -0.5 if args.dot else 1.0  # rows of norm about 1 for --dot
+    anchor = (norm * torch.randn(rows, args.dim, generator=gen)).requires_grad_()
+    cands = (norm * torch.randn(num, args.dim, generator=gen)).requires_grad_()
     target = torch.randint(0, num, (rows,), generator=gen)
-    a = torch.nn.functional.normalize(anchor.detach(), dim=1) / 0.2
-    c = torch.nn.functional.normalize(cands.detach(), dim=1)
+    if args.dot:
+        a, c = anchor.detach() / 0.2, cands.detach()
+    else:
+        a = torch.nn.functional.normalize(anchor.detach(), dim=1) / 0.2
+        c = torch.nn.functional.normalize(cands.detach(), dim=1)
+    normalize = not args.dot
 
     def through(kernel: str) -> Callable[[], None]:
-        return lambda: info_nce(anchor, cands, target, 0.2, kernel=kernel).backward()
+        return lambda: info_nce(anchor, cands, target, 0.2, kernel=kernel,
+                                normalize=normalize).backward()
 
     fns: dict[str, Callable[[], None]] = {"torch": through("torch"),
                                           "native": through("native")}

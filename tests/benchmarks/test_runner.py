@@ -140,3 +140,20 @@ def test_random_keys_are_distinct_seeded_and_linear_beyond_the_permutation():
     small = random_keys(1000, 10, torch.Generator().manual_seed(0))
     assert torch.equal(small, torch.randperm(1000, generator=torch.Generator()
                                               .manual_seed(0))[:10])
+
+
+@pytest.mark.parametrize("dot", [False, True])
+def test_kernels_nce_times_cosine_or_dot_products(tmp_path, capsys, dot):
+    from graphcl_rec import native
+
+    try:
+        native.load()
+    except native.NativeUnavailable as err:
+        pytest.skip(f"native kernel unavailable: {err}")
+    out = tmp_path / "nce.json"
+    main(["kernels", "nce", "--shapes", "8x70", "--rounds", "1", "--json", str(out)]
+         + (["--dot"] if dot else []))
+    assert "torch / native" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["args"]["dot"] is dot
+    assert {"8x70 torch s", "8x70 native s"} <= set(data["figures"])
