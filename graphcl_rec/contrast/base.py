@@ -165,6 +165,8 @@ class ContrastiveRecommender(BPRRecommender):
         return (f"tau={self.tau}, ssl_weight={self.ssl_weight}, "
                 f"reg_weight={self.reg_weight}, negatives='{self.negatives}', "
                 f"reduction='{self.reduction}'"
+                + (f", hard_negatives={self.hard_negatives!r}"
+                   if self.hard_negatives else "")
                 + ("" if self.nce_precision == "full"
                    else f", nce_precision='{self.nce_precision}'")
                 + (f", ssl_warmup={self.ssl_warmup}" if self.ssl_warmup else ""))

@@ -388,3 +388,12 @@ def test_ssl_warmup_ramps_the_contrastive_weight(obj):
     assert int(model.ssl_step) == 0
     with pytest.raises(ValueError, match="ssl_warmup"):
         objective(obj, enc, ssl_warmup=-1)
+
+
+def test_repr_names_the_negative_selection_only_when_set():
+    from graphcl_rec.contrast import XSimGCL
+    from graphcl_rec.models import LightGCN
+
+    enc = LightGCN(5, 6, dim=4, num_layers=2)
+    assert "hard_negatives='mixgcf'" in repr(XSimGCL(enc, hard_negatives="mixgcf"))
+    assert "hard_negatives" not in repr(XSimGCL(enc))
