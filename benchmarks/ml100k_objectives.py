@@ -34,6 +34,12 @@ EXTRA = [
                        "encoder": LIGHTGCN}, 5e-3),
     ("MixGCF-16", {"objective": "bpr", "reg_weight": 1e-4, "hard_negatives": "mixgcf",
                    "encoder": LIGHTGCN}, 5e-3),
+    # LightGCL with its authors' dot-product contrast, on the layer mean and on the
+    # layer sum (their encoder), otherwise at the library defaults.
+    ("LightGCL-dot", {"objective": "lightgcl", "similarity": "dot",
+                      "encoder": LIGHTGCN}, 5e-3),
+    ("LightGCL-dot-sum", {"objective": "lightgcl", "similarity": "dot",
+                          "encoder": {**LIGHTGCN, "pooling": "sum"}}, 5e-3),
 ]
 #: Trainer settings that differ from the main job's for one model.
 TRAIN_EXTRA = {"MixGCF": {"num_negatives": 64}, "MixGCF-16": {"num_negatives": 16},
