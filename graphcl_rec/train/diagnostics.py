@@ -14,6 +14,10 @@ evaluated epoch, and raises a :class:`TrainingWarning` (also logged) when
   best so far for :data:`DROP_EVALS` consecutive evaluations;
 - ``"collapse"``: the uniformity of the embeddings (mean of the users' and the
   items') rose above :data:`COLLAPSE_UNIFORMITY`, i.e. close to its maximum 0;
+- ``"ranking_stalled"``: the epoch mean of the BPR term stayed within
+  :data:`STALL_TOLERANCE` of :math:`\ln 2` (positives scored like negatives) for
+  :data:`STALL_EPOCHS` consecutive epochs (checked on every epoch, without
+  validation too);
 - ``"many_candidates"``: hard-negative selection (``hard_negatives`` ``True``,
   ``"hardest"`` or ``"mixgcf"``) picks from more than :data:`CANDIDATE_SHARE` of
   the catalogue per triple (checked when the fit starts, without validation too).
@@ -64,11 +68,23 @@ candidates cover, the more often the best-scored one is an item the user would
 like but has not interacted with in training (a false negative), which the
 hard-negative term then pushes down."""
 
+STALL_EPOCHS = 3
+r"""Consecutive epochs at :math:`\ln 2` that raise ``"ranking_stalled"``."""
+
+STALL_TOLERANCE = 1e-3
+r"""Distance from :math:`\ln 2` within which an epoch's mean BPR term counts as
+stalled: the positives' and the negatives' scores then differ by about 0.002 on
+average (to first order), where a learning model's differences grow within its
+first epochs."""
+
 PROBE_SIZE = 1024
 """Users, items and training pairs sampled once per run for the measurements."""
 
 PROBE_SEED_OFFSET = 0x5EED
 """Added to the run's seed to seed the probe's own generator."""
+
+LN2 = math.log(2.0)
+"""The BPR term when every positive scores like its negative."""
 
 
 class TrainingWarning(UserWarning):
@@ -146,6 +162,32 @@ class RunMonitor:
             "fewer candidates (the trainer's num_negatives), chosen on the "
             "validation split, may do better", history)
 
+    def on_epoch(self, record: dict[str, Any], history: History) -> None:
+        """Raises ``"ranking_stalled"`` if BPR sat at ln 2 for :data:`STALL_EPOCHS`.
+
+        Args:
+            record: This epoch's record (its ``"bpr"`` is the epoch mean of the
+                BPR term; objectives without one are never checked); receives
+                the warning under ``warnings``.
+            history: The run's history (records of the previous epochs).
+        """
+        if any(w["kind"] == "ranking_stalled" for w in history.warnings):
+            return
+        recent = [*history.records, record][-STALL_EPOCHS:]
+        values = [r.get("bpr") for r in recent]
+        if len(values) < STALL_EPOCHS or not all(
+                isinstance(v, float) and abs(v - LN2) <= STALL_TOLERANCE
+                for v in values):
+            return
+        entry = self._warning(
+            "ranking_stalled", record["epoch"],
+            f"the BPR term has stayed at ln 2 = {LN2:.4f} (positives scored like "
+            f"negatives) for {STALL_EPOCHS} epochs (now {record['bpr']:.4f}): the "
+            "ranking loss is not learning. With a contrastive term, its gradient "
+            "may set every step while the embeddings are short: ramp it in "
+            "(ssl_warmup), lower ssl_weight, or start from longer rows", history)
+        record.setdefault("warnings", []).append(entry)
+
     def on_eval(self, embeddings: tuple[Tensor, Tensor], record: dict[str, Any],
                 history: History) -> None:
         """Measures one evaluated epoch into ``record`` and raises due warnings.
@@ -179,7 +221,7 @@ class RunMonitor:
                 f"embeddings collapsed: uniformity {uni:.3f} > "
                 f"{COLLAPSE_UNIFORMITY} (all embeddings point nearly one way)"))
         if new:
-            record["warnings"] = new
+            record.setdefault("warnings", []).extend(new)
             history.warnings.extend(new)
 
     def finish(self, history: History) -> None:

@@ -323,6 +323,7 @@ class Trainer:
             if run.changes:  # noted once, in the first epoch after the resume
                 record["changed_on_resume"], run.changes = run.changes, {}
             check_finite_weights(model, epoch, self.checkpoint_dir)
+            monitor.on_epoch(record, history)
             stop = improved = False
             if val is not None and (epoch + 1) % self.eval_every == 0:
                 t0 = time.perf_counter()

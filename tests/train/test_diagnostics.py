@@ -119,6 +119,9 @@ def test_monitoring_leaves_training_bit_identical(monkeypatch):
         def check_candidates(self, *args):
             pass
 
+        def on_epoch(self, *args):
+            pass
+
         def on_eval(self, *args):
             pass
 
@@ -189,3 +192,57 @@ def test_a_resumed_fit_repeats_the_candidate_warning_once(tmp_path):
     with pytest.warns(TrainingWarning, match="many_candidates|8.0% of the catalogue"):
         resumed = trainer.fit(model(), train, None, resume=True)
     assert kinds(resumed) == ["many_candidates"]
+
+
+class Stalled(BPRRecommender):
+    """A BPR model whose term is ``script(epoch)`` on every step (nothing learns)."""
+
+    def __init__(self, num_users, num_items, script):
+        super().__init__(MF(num_users, num_items, dim=4))
+        self.script, self.epoch = script, 0
+
+    def sample_views(self, inter, generator):
+        self.epoch += 1
+        return None
+
+    def loss(self, batch, adjs, views, generator=None):
+        zero = 0.0 * self.encoder.embedding.weight.sum()
+        bpr = torch.tensor(self.script(self.epoch)) + zero
+        return {"loss": bpr, "bpr": bpr.detach()}
+
+
+@pytest.mark.parametrize(("values", "fires_at"), [
+    ([0.6931, 0.6925, 0.6938, 0.6931, 0.69], 3),   # three epochs within 1e-3
+    ([0.6931, 0.6931, 0.6900, 0.6931, 0.6931, 0.6931], 6),  # restarts
+    ([0.6931, 0.6931, 0.6915, 0.6931, 0.6931], None),  # 0.6915: left ln 2
+    ([0.6931, 0.6931], None),                       # too few epochs
+])
+def test_bpr_at_ln2_for_three_epochs_warns_once(values, fires_at):
+    train, _ = make_checkerboard(10)
+    model = Stalled(10, 10, lambda epoch: values[epoch - 1])
+    history, caught = fit(model, train, None, epochs=len(values))
+    if fires_at is None:
+        assert kinds(history) == [] and caught == []
+        return
+    assert kinds(history) == ["ranking_stalled"] and len(caught) == 1
+    assert history.warnings[0]["epoch"] == fires_at
+    assert history.records[fires_at - 1]["warnings"] == history.warnings
+    assert "stayed at ln 2 = 0.6931" in history.warnings[0]["message"]
+    assert "for 3 epochs" in history.warnings[0]["message"]
+
+
+def test_stalled_warning_survives_a_resume_and_is_not_repeated(tmp_path):
+    train, _ = make_checkerboard(10)
+
+    def model():
+        return Stalled(10, 10, lambda epoch: 0.6931)
+
+    full, _ = fit(model(), train, None, epochs=5)
+    fit(model(), train, None, epochs=4, checkpoint_dir=tmp_path)
+    trainer = Trainer(epochs=5, batch_size=64, lr=0.01, progress=False, k=[5],
+                      sampler="interaction", checkpoint_dir=tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed = trainer.fit(model(), train, None, resume=True)
+    assert not [w for w in caught if issubclass(w.category, TrainingWarning)]
+    assert kinds(resumed) == kinds(full) == ["ranking_stalled"]
