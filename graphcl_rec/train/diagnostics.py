@@ -17,7 +17,8 @@ evaluated epoch, and raises a :class:`TrainingWarning` (also logged) when
 - ``"ranking_stalled"``: the epoch mean of the BPR term stayed within
   :data:`STALL_TOLERANCE` of :math:`\ln 2` (positives scored like negatives) for
   :data:`STALL_EPOCHS` consecutive epochs (checked on every epoch, without
-  validation too);
+  validation too; not for hard-negative selection, whose negatives score like
+  the positives by design);
 - ``"many_candidates"``: hard-negative selection (``hard_negatives`` ``True``,
   ``"hardest"`` or ``"mixgcf"``) picks from more than :data:`CANDIDATE_SHARE` of
   the catalogue per triple (checked when the fit starts, without validation too).
@@ -162,7 +163,8 @@ class RunMonitor:
             "fewer candidates (the trainer's num_negatives), chosen on the "
             "validation split, may do better", history)
 
-    def on_epoch(self, record: dict[str, Any], history: History) -> None:
+    def on_epoch(self, record: dict[str, Any], history: History,
+                 hard_negatives: bool | str = False) -> None:
         """Raises ``"ranking_stalled"`` if BPR sat at ln 2 for :data:`STALL_EPOCHS`.
 
         Args:
@@ -170,8 +172,13 @@ class RunMonitor:
                 BPR term; objectives without one are never checked); receives
                 the warning under ``warnings``.
             history: The run's history (records of the previous epochs).
+            hard_negatives: The model's ``hard_negatives``. With a selection the
+                check is skipped: the negative is chosen (or, with MixGCF,
+                mixed from the positive) to score like the positive, so a BPR
+                term near ln 2 is what a learning model shows too.
         """
-        if any(w["kind"] == "ranking_stalled" for w in history.warnings):
+        if hard_negatives is not False or any(
+                w["kind"] == "ranking_stalled" for w in history.warnings):
             return
         recent = [*history.records, record][-STALL_EPOCHS:]
         values = [r.get("bpr") for r in recent]
@@ -183,8 +190,8 @@ class RunMonitor:
             "ranking_stalled", record["epoch"],
             f"the BPR term has stayed at ln 2 = {LN2:.4f} (positives scored like "
             f"negatives) for {STALL_EPOCHS} epochs (now {record['bpr']:.4f}): the "
-            "ranking loss is not learning. With a contrastive term, its gradient "
-            "may set every step while the embeddings are short: ramp it in "
+            "ranking loss has not started learning. With a contrastive term, its "
+            "gradient may set every step while the embeddings are short: ramp it in "
             "(ssl_warmup), lower ssl_weight, or start from longer rows", history)
         record.setdefault("warnings", []).append(entry)
 

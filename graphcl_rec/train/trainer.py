@@ -307,8 +307,9 @@ class Trainer:
         monitor = RunMonitor(train, val, self.k, stopper.monitor, stopper.mode,
                              self.seed, type(model).__name__, self.eval_batch_size)
         monitor.start(history)  # popularity baseline; warnings: diagnostics.py
-        monitor.check_candidates(history, getattr(model, "hard_negatives", False),
-                                 self.num_negatives, train.num_items)
+        hard_negatives = getattr(model, "hard_negatives", False)
+        monitor.check_candidates(history, hard_negatives, self.num_negatives,
+                                 train.num_items)
         reset_peak(device)
         start = time.perf_counter() - run.seconds
         todo = range(0) if history.stopped_early else range(run.epoch, self.epochs)
@@ -323,7 +324,7 @@ class Trainer:
             if run.changes:  # noted once, in the first epoch after the resume
                 record["changed_on_resume"], run.changes = run.changes, {}
             check_finite_weights(model, epoch, self.checkpoint_dir)
-            monitor.on_epoch(record, history)
+            monitor.on_epoch(record, history, hard_negatives)
             stop = improved = False
             if val is not None and (epoch + 1) % self.eval_every == 0:
                 t0 = time.perf_counter()

@@ -197,8 +197,8 @@ def test_a_resumed_fit_repeats_the_candidate_warning_once(tmp_path):
 class Stalled(BPRRecommender):
     """A BPR model whose term is ``script(epoch)`` on every step (nothing learns)."""
 
-    def __init__(self, num_users, num_items, script):
-        super().__init__(MF(num_users, num_items, dim=4))
+    def __init__(self, num_users, num_items, script, hard_negatives=False):
+        super().__init__(MF(num_users, num_items, dim=4), hard_negatives=hard_negatives)
         self.script, self.epoch = script, 0
 
     def sample_views(self, inter, generator):
@@ -246,3 +246,12 @@ def test_stalled_warning_survives_a_resume_and_is_not_repeated(tmp_path):
         resumed = trainer.fit(model(), train, None, resume=True)
     assert not [w for w in caught if issubclass(w.category, TrainingWarning)]
     assert kinds(resumed) == kinds(full) == ["ranking_stalled"]
+
+
+@pytest.mark.parametrize("hard", ["mixgcf", "hardest"])
+def test_hard_negative_selection_is_not_called_stalled(hard):
+    # a selected (or mixed) negative scores like the positive by design
+    train, _ = make_checkerboard(10)
+    model = Stalled(10, 10, lambda epoch: 0.6931, hard_negatives=hard)
+    history, _ = fit(model, train, None, epochs=4, num_negatives=1)
+    assert "ranking_stalled" not in kinds(history)
