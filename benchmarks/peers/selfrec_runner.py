@@ -21,7 +21,8 @@ Every epoch, SELFRec trains and then ranks all items for every test user
 to record, per epoch, the seconds from the end of the previous evaluation (the
 training epoch, SELFRec's own batch sampling included) and the seconds of the
 evaluation, with the Recall / NDCG / Precision / Hit Ratio it reports. The JSON file
-is rewritten after each epoch, so a stopped run keeps its epochs.
+is rewritten after each epoch, so a stopped run keeps its epochs. SELFRec's own
+logs go to the temporary folder.
 """
 
 from __future__ import annotations
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         return measure
 
     GraphRecommender.fast_evaluation = timed  # type: ignore[method-assign]
+    os.chdir(work)  # SELFRec writes its logs under ./log
     rec = SELFRec(ModelConf(str(work / "conf.yaml")))
     module = __import__(f"model.graph.{args.model}", fromlist=[args.model])
     model = getattr(module, args.model)(rec.config, rec.training_data, rec.test_data)

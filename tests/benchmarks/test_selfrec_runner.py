@@ -49,8 +49,9 @@ def test_a_two_epoch_run_records_each_epoch(tmp_path):
                     "--train", str(tmp_path / "train.txt"), "--test",
                     str(tmp_path / "test.txt"), "--epochs", "2", "--set",
                     "batch.size=64", "--set", "XSimGCL.eps=0.1", "--out", str(out)],
-                   check=True, capture_output=True, timeout=600,
+                   check=True, capture_output=True, timeout=600, cwd=tmp_path,
                    env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert not (tmp_path / "log").exists()  # SELFRec's logs stay in its folder
     result = json.loads(out.read_text())
     assert [e["epoch"] for e in result["epochs"]] == [1, 2]
     assert {"Recall", "NDCG"} <= set(result["epochs"][0]["metrics"])
