@@ -15,8 +15,8 @@ from tests.conftest import make_checkerboard
 class Scripted(BPRRecommender):
     """Trains an MF with BPR, but ranks with ``script(epoch)``'s embeddings."""
 
-    def __init__(self, num_users, num_items, script):
-        super().__init__(MF(num_users, num_items, dim=4))
+    def __init__(self, num_users, num_items, script, hard_negatives=False):
+        super().__init__(MF(num_users, num_items, dim=4), hard_negatives=hard_negatives)
         self.script, self.epoch = script, 0
 
     def sample_views(self, inter, generator):
@@ -44,6 +44,22 @@ def fit(model, train, val, epochs=5, **kwargs):
 
 def kinds(history):
     return [w["kind"] for w in history.warnings]
+
+
+def split_and_resume(model, train, val, epochs, first_epochs, tmp_path):
+    """Histories of a whole fit, of its first part and of the resumed rest.
+
+    The resumed part must raise no training warning again.
+    """
+    full, _ = fit(model(), train, val, epochs=epochs)
+    first, _ = fit(model(), train, val, epochs=first_epochs, checkpoint_dir=tmp_path)
+    trainer = Trainer(epochs=epochs, batch_size=64, lr=0.01, progress=False, k=[5],
+                      sampler="interaction", checkpoint_dir=tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed = trainer.fit(model(), train, val, resume=True)
+    assert not [w for w in caught if issubclass(w.category, TrainingWarning)]
+    return full, first, resumed
 
 
 def test_a_healthy_run_is_silent_and_records_the_baseline():
@@ -140,14 +156,7 @@ def test_a_resumed_run_keeps_its_warnings(tmp_path):
     def model():
         return Scripted(10, 10, lambda epoch: (torch.ones(10, 3), torch.ones(10, 3)))
 
-    full, _ = fit(model(), train, val, epochs=4)
-    first, _ = fit(model(), train, val, epochs=2, checkpoint_dir=tmp_path)
-    trainer = Trainer(epochs=4, batch_size=64, lr=0.01, progress=False, k=[5],
-                      sampler="interaction", checkpoint_dir=tmp_path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        resumed = trainer.fit(model(), train, val, resume=True)
-    assert not [w for w in caught if issubclass(w.category, TrainingWarning)]
+    full, first, resumed = split_and_resume(model, train, val, 4, 2, tmp_path)
     assert resumed.warnings == full.warnings == first.warnings
     assert resumed.baseline == full.baseline
 
@@ -194,16 +203,11 @@ def test_a_resumed_fit_repeats_the_candidate_warning_once(tmp_path):
     assert kinds(resumed) == ["many_candidates"]
 
 
-class Stalled(BPRRecommender):
+class Stalled(Scripted):
     """A BPR model whose term is ``script(epoch)`` on every step (nothing learns)."""
 
-    def __init__(self, num_users, num_items, script, hard_negatives=False):
-        super().__init__(MF(num_users, num_items, dim=4), hard_negatives=hard_negatives)
-        self.script, self.epoch = script, 0
-
-    def sample_views(self, inter, generator):
-        self.epoch += 1
-        return None
+    def embed(self, adjs):
+        return BPRRecommender.embed(self, adjs)
 
     def loss(self, batch, adjs, views, generator=None):
         zero = 0.0 * self.encoder.embedding.weight.sum()
@@ -237,14 +241,7 @@ def test_stalled_warning_survives_a_resume_and_is_not_repeated(tmp_path):
     def model():
         return Stalled(10, 10, lambda epoch: 0.6931)
 
-    full, _ = fit(model(), train, None, epochs=5)
-    fit(model(), train, None, epochs=4, checkpoint_dir=tmp_path)
-    trainer = Trainer(epochs=5, batch_size=64, lr=0.01, progress=False, k=[5],
-                      sampler="interaction", checkpoint_dir=tmp_path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        resumed = trainer.fit(model(), train, None, resume=True)
-    assert not [w for w in caught if issubclass(w.category, TrainingWarning)]
+    full, _, resumed = split_and_resume(model, train, None, 5, 4, tmp_path)
     assert kinds(resumed) == kinds(full) == ["ranking_stalled"]
 
 
