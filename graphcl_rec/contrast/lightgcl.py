@@ -16,7 +16,7 @@ SVD_SEED = 0
 """Seed of ``svd_lowrank``'s random start, so the factors depend on the graph only."""
 SIMILARITIES = ("cosine", "dot")
 POSITIVE_CLAMP = 5.0
-"""Bound on the positive logit :math:`g_v^\top e_v / \tau` with
+r"""Bound on the positive logit :math:`g_v^\top e_v / \tau` with
 ``similarity="dot"`` (the authors' code clamps it to ``[-5, 5]``)."""
 
 
