@@ -18,7 +18,9 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +119,8 @@ def _gradients(group: Group | None = None, size: int = 70
 
 def _worker(rank: int, port: int, tmp: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD))
+                      LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD),
+                      GLOO_SOCKET_IFNAME="lo")  # not the host name's address
     torch.set_num_threads(1)
     root = Path(tmp)
     mine = root / f"rank{rank}"
@@ -157,6 +160,33 @@ def _worker(rank: int, port: int, tmp: str) -> None:
         torch.save(out, root / f"out{rank}.pt")
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _spawn(tmp: Path, tries: int = 2) -> None:
+    """Runs :func:`_worker` in ``WORLD`` processes; once more if one was killed.
+
+    Gloo's TCP transport can abort a process (SIGABRT from a C++ thread, e.g. a
+    peer's address lookup or a port taken between :func:`_free_port` and the
+    store's bind) before any of this library's code runs. Such a death is
+    retried once on a fresh port; a worker that raises (a failed assertion, a
+    wrong value) exits with a status instead of a signal and is never retried.
+    """
+    for attempt in range(tries):
+        for name in [f"rank{r}" for r in range(WORLD)] + ["cli"]:
+            shutil.rmtree(tmp / name, ignore_errors=True)
+        try:
+            mp.spawn(_worker, args=(_free_port(), str(tmp)), nprocs=WORLD, join=True)
+            return
+        except mp.ProcessExitedException as err:
+            if err.signal_name is None or attempt == tries - 1:
+                raise
+            print(f"2-process spawn retried: {err}", file=sys.stderr)
+
+
 @pytest.fixture(scope="module")
 def spawned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Single-process references, then one spawn of the 2-process scenarios."""
@@ -170,10 +200,7 @@ def spawned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     single = {"two": _fit("bpr", 2, checkpoint_dir=tmp / "single" / "ckpt"),
               "three": _fit("bpr", 3),
               "sgl": _fit("sgl", 2)}
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_worker, args=(port, str(tmp)), nprocs=WORLD, join=True)
+    _spawn(tmp)
     ranks = [torch.load(tmp / f"out{r}.pt", weights_only=False) for r in range(WORLD)]
     return {"tmp": tmp, "single": single, "ranks": ranks}
 
