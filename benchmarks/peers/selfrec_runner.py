@@ -7,7 +7,7 @@ Runs as a script with the python of ``benchmarks/peers/.venv-selfrec`` (made by
         benchmarks/peers/selfrec_runner.py --model XSimGCL \\
         --train ../shared/data/yelp2018/train.txt.gz \\
         --test ../shared/data/yelp2018/test.txt.gz --epochs 10 \\
-        --out benchmarks/peers/results/selfrec-xsimgcl-yelp2018.json
+        --out benchmarks/results/peers/selfrec-xsimgcl-yelp2018.json
 
 The split's files (one line per user: ``user item item ...``, gzip or plain) are
 written in SELFRec's format (``user item 1`` per pair) to a temporary folder, and
@@ -23,6 +23,16 @@ training epoch, SELFRec's own batch sampling included) and the seconds of the
 evaluation, with the Recall / NDCG / Precision / Hit Ratio it reports. The JSON file
 is rewritten after each epoch, so a stopped run keeps its epochs. SELFRec's own
 logs go to the temporary folder.
+
+The file is a ``"peer_run"`` (see ``graphcl_rec.bench.report.load_references``):
+its ``history`` has a run's shape (``epoch``, ``train_seconds``,
+``eval_seconds``, ``val`` with ``recall@20`` / ``ndcg@20`` / ``precision@20`` at
+``@N`` for ``N = max(item.ranking.topN)``), so written under
+``benchmarks/results/`` it joins the time-to-quality table and the curves beside
+this library's runs. Its Recall, NDCG (binary gains, ideal DCG over
+``min(|test items|, N)``) and Precision are defined as this library's, rounded to
+5 decimals by SELFRec; its "Hit Ratio" (hits over all test pairs) is not the
+per-user hit rate and is kept only under ``metrics``.
 """
 
 from __future__ import annotations
@@ -37,6 +47,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+METRICS = {"Recall": "recall", "NDCG": "ndcg", "Precision": "precision"}
+"""SELFRec's metric names and this library's, where the definitions agree."""
 
 
 def lightgcn_pairs(path: Path) -> list[tuple[str, str]]:
@@ -78,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="replace a top-level or '<MODEL>.key' configuration entry")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dataset", default=None,
+                   help="dataset name for the reports (default: --train's folder)")
+    p.add_argument("--key", default=None,
+                   help="key of the published figure (default: the model, lower case)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
 
@@ -115,13 +132,18 @@ def main(argv: list[str] | None = None) -> int:
             conf[key] = parse_value(value)
     (work / "conf.yaml").write_text(yaml.safe_dump(conf))
 
+    top = max(conf.get("item.ranking.topN", [20]))
     result: dict[str, Any] = {
-        "library": "SELFRec", "commit": (tree / "COMMIT").read_text().strip()
+        "kind": "peer_run", "library": "SELFRec", "name": f"{args.model}, SELFRec",
+        "commit": (tree / "COMMIT").read_text().strip()
         if (tree / "COMMIT").exists() else None,
-        "model": args.model, "train": str(args.train), "test": str(args.test),
+        "model": args.key or args.model.lower(), "selfrec_model": args.model,
+        "dataset": args.dataset or args.train.resolve().parent.name,
+        "protocol": "legacy", "device": "cpu", "processor": platform.processor(),
+        "train": str(args.train), "test": str(args.test),
         "config": conf, "seed": args.seed, "torch": torch.__version__,
         "threads": torch.get_num_threads(), "python": platform.python_version(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "epochs": []}
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "history": []}
     clock = {"last": 0.0}
     evaluate = GraphRecommender.fast_evaluation
 
@@ -131,9 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         end = time.perf_counter()
         scores = {k.strip(): float(v) for m in measure[1:]
                   for k, v in [m.strip().split(":")]}
-        result["epochs"].append({"epoch": epoch + 1,
-                                 "train_seconds": start - clock["last"],
-                                 "eval_seconds": end - start, "metrics": scores})
+        result["history"].append({
+            "epoch": epoch + 1, "train_seconds": start - clock["last"],
+            "eval_seconds": end - start, "metrics": scores,
+            "val": {f"{name}@{top}": scores[key] for key, name in METRICS.items()
+                    if key in scores}})
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
         clock["last"] = time.perf_counter()

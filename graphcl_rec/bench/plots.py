@@ -59,9 +59,9 @@ def plot_curves(results: list[dict[str, Any]], out: Path,
         results: Results as returned by
             :func:`graphcl_rec.bench.report.load_results`.
         out: Folder the ``curves_<dataset>.png`` files are written to.
-        references: Published per-epoch logs
-            (:func:`graphcl_rec.bench.report.load_references`), drawn dashed on
-            the datasets that have runs.
+        references: Published per-epoch logs and peer libraries' runs
+            (:func:`graphcl_rec.bench.report.load_references`), drawn dashed in
+            grey on the datasets that have runs.
     """
     plt = _pyplot()
     if plt is None:
@@ -70,7 +70,9 @@ def plot_curves(results: list[dict[str, Any]], out: Path,
     paths = []
     for ds, runs in sorted(by_ds.items()):
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-        refs = [{**ref, "_label": f"{ref['name']}, their hardware"}
+        refs = [{**ref, "_label": f"{ref['name']}, " + (
+                    "this machine" if ref.get("kind") == "peer_run"
+                    else "their hardware")}
                 for ref in references if ref.get("dataset") == ds]
         colours = plt.get_cmap("tab20").colors
         # One colour and one legend entry per config, protocol and device; its

@@ -29,6 +29,24 @@ from typing import Any
 THRESHOLDS: tuple[float, ...] = (0.95, 1.0)
 """Shares of the published Recall@20 the table reports."""
 
+REFERENCE_KINDS: tuple[str, ...] = ("reference_log", "peer_run")
+"""Curves that are not this library's runs: a log the authors published, and a
+peer library's code run here (``benchmarks/peers/selfrec_runner.py``)."""
+
+
+def reference_device(ref: dict[str, Any]) -> str:
+    """Where a reference curve was measured, as the tables and plots name it.
+
+    A published log ran on the authors' hardware; a peer run names this
+    machine's device, the peer's code and its threads (``device``, ``library``,
+    ``threads`` of the file).
+    """
+    if ref.get("kind") == "peer_run":
+        threads = ref.get("threads")
+        count = f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
+        return f"{ref.get('device', 'cpu')} ({ref.get('library', 'peer')} code{count})"
+    return "authors' hardware (published log)"
+
 
 @dataclass(frozen=True)
 class Reached:
@@ -102,9 +120,10 @@ def quality_table(results: list[dict[str, Any]],
             ``config``, ``history``, ``test``).
         published: ``(model key, dataset) -> (Recall@20, NDCG@20)``.
         device_label: ``result -> str`` naming the device a run used.
-        references: Published per-epoch logs (``name``, ``model``, ``dataset``,
-            ``history``; see ``graphcl_rec.bench.report.load_references``), each
-            a row on the authors' hardware, seed ``—``.
+        references: Published per-epoch logs and peer libraries' runs (``name``,
+            ``model``, ``dataset``, ``history``; see
+            ``graphcl_rec.bench.report.load_references``), each a row on the
+            device :func:`reference_device` names, seed ``—`` for a published log.
 
     Returns:
         The table's lines (header, separator, one row per run), or no lines when
@@ -116,8 +135,9 @@ def quality_table(results: list[dict[str, Any]],
         if r["protocol"] == "legacy":
             sources.append((ds, r["name"], device_label(r), str(r["seed"]),
                             r["name"].removesuffix(f"_{ds}"), r.get("history")))
-    sources += [(ref["dataset"], ref["name"], "authors' hardware (published log)",
-                 "—", ref["model"], ref.get("history")) for ref in references]
+    sources += [(ref["dataset"], ref["name"], reference_device(ref),
+                 str(ref.get("seed", "—")), ref["model"], ref.get("history"))
+                for ref in references]
     rows = []
     for ds, name, device, seed, model, history in sources:
         pub = published.get((model, ds))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from graphcl_rec.bench.plots import device_label, plot_curves, plot_sparsity
-from graphcl_rec.bench.quality import quality_table
+from graphcl_rec.bench.quality import REFERENCE_KINDS, quality_table
 
 # Published Recall@20 / NDCG@20 on the LightGCN splits (legacy protocol: the papers
 # select the epoch on test). LightGCN: He et al. SIGIR 2020, Table 3; SGL-ED: Wu et
@@ -79,13 +79,16 @@ def _json_documents(results_dir: str | Path,
 
 
 def load_references(results_dir: str | Path) -> list[dict[str, Any]]:
-    """Every published per-epoch log (``"kind": "reference_log"``) in ``results_dir``.
+    """Every curve of someone else's code in ``results_dir``, recursively.
 
-    Such files (written by ``python -m benchmarks.reference_logs``) hold a curve
-    from the authors' repository: ``name``, ``model`` (the key of its published
-    figure), ``dataset``, ``source`` and a ``history`` shaped like a run's.
+    Two kinds (``"kind"``, :data:`~graphcl_rec.bench.quality.REFERENCE_KINDS`):
+    ``"reference_log"``, a log from the authors' repository (written by ``python
+    -m benchmarks.reference_logs``), and ``"peer_run"``, a peer library's code
+    run on this machine (``benchmarks/peers/selfrec_runner.py``). Both hold
+    ``name``, ``model`` (the key of its published figure), ``dataset`` and a
+    ``history`` shaped like a run's.
     """
-    return _json_documents(results_dir, lambda d: d.get("kind") == "reference_log")
+    return _json_documents(results_dir, lambda d: d.get("kind") in REFERENCE_KINDS)
 
 
 def load_results(results_dir: str | Path) -> list[dict[str, Any]]:

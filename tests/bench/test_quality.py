@@ -128,3 +128,23 @@ def test_a_paused_epoch_moves_the_minutes_not_the_median():
     run["history"][0]["train_seconds"] = 6000.0  # paused with kill -STOP
     row = quality_table([run], PUBLISHED, device_label)[2]
     assert "epoch 2: 100.2 / 100.2 min" in row and row.endswith("| 3 | 10.0 |")
+
+
+def test_a_peer_run_is_a_row_on_this_machine_beside_the_runs(tmp_path):
+    pub = PUBLISHED[("xsimgcl", "yelp2018")][0]
+    res = tmp_path / "res"
+    (res / "peers").mkdir(parents=True)
+    (res / "l.json").write_text(json.dumps(_result("xsimgcl_yelp2018", "legacy",
+                                                   [0.07, pub])))
+    peer = {"kind": "peer_run", "library": "SELFRec", "name": "XSimGCL, SELFRec",
+            "model": "xsimgcl", "dataset": "yelp2018", "protocol": "legacy",
+            "device": "cpu", "threads": 1, "seed": 0,
+            "history": _history([0.5 * pub, 0.95 * pub, None], train=30.0)}
+    (res / "peers" / "selfrec.json").write_text(json.dumps(peer))
+    text = write_report(res, tmp_path / "R.md").read_text()
+    main, quality = text.split("## Time to quality")
+    assert "SELFRec" not in main  # not a run of this library
+    assert (f"| yelp2018 | XSimGCL, SELFRec | cpu (SELFRec code, 1 thread) | 0 | "
+            f"{pub} | epoch 2: 1.0 / 1.0 min | not reached | "
+            f"{0.95 * pub:.4f} (95.0%) | 3 | 30.0 |") in quality
+    assert "| yelp2018 | xsimgcl_yelp2018 | cpu | 0 |" in quality

@@ -53,8 +53,12 @@ def test_a_two_epoch_run_records_each_epoch(tmp_path):
                    env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert not (tmp_path / "log").exists()  # SELFRec's logs stay in its folder
     result = json.loads(out.read_text())
-    assert [e["epoch"] for e in result["epochs"]] == [1, 2]
-    assert {"Recall", "NDCG"} <= set(result["epochs"][0]["metrics"])
+    assert [e["epoch"] for e in result["history"]] == [1, 2]
+    first = result["history"][0]
+    assert {"Recall", "NDCG"} <= set(first["metrics"])
+    assert first["val"]["recall@20"] == first["metrics"]["Recall"]
+    assert result["kind"] == "peer_run" and result["model"] == "xsimgcl"
+    assert result["dataset"] == tmp_path.name
     assert result["config"]["batch.size"] == 64
     assert result["config"]["XSimGCL"]["eps"] == 0.1
     assert result["config"]["max.epoch"] == 2 and result["threads"] == 1
