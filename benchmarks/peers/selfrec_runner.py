@@ -32,7 +32,9 @@ its ``history`` has a run's shape (``epoch``, ``train_seconds``,
 this library's runs. Its Recall, NDCG (binary gains, ideal DCG over
 ``min(|test items|, N)``) and Precision are defined as this library's, rounded to
 5 decimals by SELFRec; its "Hit Ratio" (hits over all test pairs) is not the
-per-user hit rate and is kept only under ``metrics``.
+per-user hit rate and is kept only under ``metrics``. SELFRec drops the test
+pairs whose user or item has no training pair; ``test_pairs_dropped`` counts
+them.
 """
 
 from __future__ import annotations
@@ -61,6 +63,12 @@ def lightgcn_pairs(path: Path) -> list[tuple[str, str]]:
             ids = line.split()
             pairs.extend((ids[0], item) for item in ids[1:])
     return pairs
+
+
+def unseen_pairs(train: list[tuple[str, str]], test: list[tuple[str, str]]) -> int:
+    """Test pairs whose user or item has no training pair: SELFRec drops them."""
+    users, items = {u for u, _ in train}, {i for _, i in train}
+    return sum(u not in users or i not in items for u, i in test)
 
 
 def write_selfrec(pairs: list[tuple[str, str]], path: Path) -> None:
@@ -117,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     from util.conf import ModelConf
 
     work = Path(tempfile.mkdtemp(prefix="selfrec-"))
-    write_selfrec(lightgcn_pairs(args.train), work / "train.txt")
-    write_selfrec(lightgcn_pairs(args.test), work / "test.txt")
+    train_pairs, test_pairs = lightgcn_pairs(args.train), lightgcn_pairs(args.test)
+    write_selfrec(train_pairs, work / "train.txt")
+    write_selfrec(test_pairs, work / "test.txt")
     conf = yaml.safe_load((tree / "conf" / f"{args.model}.yaml").read_text())
     conf.update({"training.set": str(work / "train.txt"),
                  "test.set": str(work / "test.txt"), "max.epoch": args.epochs,
@@ -141,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": args.dataset or args.train.resolve().parent.name,
         "protocol": "legacy", "device": "cpu", "processor": platform.processor(),
         "train": str(args.train), "test": str(args.test),
+        "test_pairs_dropped": unseen_pairs(train_pairs, test_pairs),
         "config": conf, "seed": args.seed, "torch": torch.__version__,
         "threads": torch.get_num_threads(), "python": platform.python_version(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "history": []}

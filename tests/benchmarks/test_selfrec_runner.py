@@ -24,6 +24,12 @@ def test_lightgcn_lines_become_selfrec_pairs(tmp_path):
     assert out.read_text() == "0 5 1\n0 7 1\n1 7 1\n"
 
 
+def test_test_pairs_without_a_training_user_or_item_are_counted():
+    train = [("0", "5"), ("1", "7")]
+    test = [("0", "7"), ("2", "5"), ("1", "9"), ("1", "5")]  # new user, new item
+    assert selfrec_runner.unseen_pairs(train, test) == 2
+
+
 def test_values_are_parsed_as_numbers_where_they_are():
     assert selfrec_runner.parse_value("3") == 3
     assert selfrec_runner.parse_value("1e-3") == 0.001
@@ -58,7 +64,7 @@ def test_a_two_epoch_run_records_each_epoch(tmp_path):
     assert {"Recall", "NDCG"} <= set(first["metrics"])
     assert first["val"]["recall@20"] == first["metrics"]["Recall"]
     assert result["kind"] == "peer_run" and result["model"] == "xsimgcl"
-    assert result["dataset"] == tmp_path.name
+    assert result["dataset"] == tmp_path.name and result["test_pairs_dropped"] == 0
     assert result["config"]["batch.size"] == 64
     assert result["config"]["XSimGCL"]["eps"] == 0.1
     assert result["config"]["max.epoch"] == 2 and result["threads"] == 1
