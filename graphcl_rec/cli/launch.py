@@ -6,6 +6,10 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+LOOPBACK = Path("/sys/class/net/lo")
+"""Linux's loopback interface: where local processes' gloo connections go."""
 
 
 def strip_option(argv: Sequence[str], name: str) -> list[str]:
@@ -49,7 +53,11 @@ def launch_local(nproc: int, argv: Sequence[str]) -> int:
     """Runs ``graphcl-rec ARGV`` (without ``--nproc``) in ``nproc`` local processes.
 
     Unless ``OMP_NUM_THREADS`` is set, each process gets an equal share of this
-    machine's cores as its threads (torchrun would give each one thread).
+    machine's cores as its threads (torchrun would give each one thread). Unless
+    ``GLOO_SOCKET_IFNAME`` is set, on Linux the CPU backend (gloo) connects the
+    processes over the loopback interface ``lo``: all of them run here, and gloo
+    would otherwise use the address the host name resolves to, which on some
+    machines is not reachable or not stable.
 
     Returns:
         torchrun's exit status (non-zero when any process failed; torchrun then
@@ -57,5 +65,7 @@ def launch_local(nproc: int, argv: Sequence[str]) -> int:
     """
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    if LOOPBACK.exists():
+        env.setdefault("GLOO_SOCKET_IFNAME", LOOPBACK.name)
     cmd = torchrun_command(nproc, strip_option(argv, "--nproc"))
     return subprocess.call(cmd, env=env)

@@ -49,6 +49,26 @@ def test_nproc_relaunches_the_same_command_through_torchrun(tmp_path, ratings,
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("preset", [None, "eth0"])
+@pytest.mark.parametrize("loopback", [True, False])
+def test_local_processes_connect_over_loopback_unless_told(tmp_path, monkeypatch,
+                                                           preset, loopback):
+    calls = []
+    monkeypatch.setattr(launch.subprocess, "call",
+                        lambda cmd, env: calls.append(env) or 0)
+    lo = tmp_path / "lo"
+    if loopback:
+        lo.mkdir()
+    monkeypatch.setattr(launch, "LOOPBACK", lo)
+    if preset is None:
+        monkeypatch.delenv("GLOO_SOCKET_IFNAME", raising=False)
+    else:
+        monkeypatch.setenv("GLOO_SOCKET_IFNAME", preset)
+    assert launch.launch_local(2, ["train", "a.toml", "--nproc", "2"]) == 0
+    want = preset if preset is not None else ("lo" if loopback else None)
+    assert calls[0].get("GLOO_SOCKET_IFNAME") == want
+
+
 def test_nproc_checks_the_config_before_launching(tmp_path, ratings, monkeypatch,
                                                   capsys):
     monkeypatch.setattr(launch.subprocess, "call", pytest.fail)
