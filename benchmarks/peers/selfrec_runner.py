@@ -21,8 +21,9 @@ Every epoch, SELFRec trains and then ranks all items for every test user
 to record, per epoch, the seconds from the end of the previous evaluation (the
 training epoch, SELFRec's own batch sampling included) and the seconds of the
 evaluation, with the Recall / NDCG / Precision / Hit Ratio it reports. The JSON file
-is rewritten after each epoch, so a stopped run keeps its epochs. SELFRec's own
-logs go to the temporary folder.
+is rewritten after each epoch, so a stopped run keeps its epochs (its ``finished``
+stays false; it turns true when SELFRec's training returns). SELFRec's own logs go
+to the temporary folder.
 
 The file is a ``"peer_run"`` (see ``graphcl_rec.bench.report.load_references``):
 its ``history`` has a run's shape (``epoch``, ``train_seconds``,
@@ -153,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         "test_pairs_dropped": unseen_pairs(train_pairs, test_pairs),
         "config": conf, "seed": args.seed, "torch": torch.__version__,
         "threads": torch.get_num_threads(), "python": platform.python_version(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "history": []}
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "finished": False,
+        "history": []}
     clock = {"last": 0.0}
     evaluate = GraphRecommender.fast_evaluation
 
@@ -181,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     model.build()
     clock["last"] = time.perf_counter()
     model.train()
+    result["finished"] = True
+    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

@@ -64,6 +64,7 @@ def test_a_two_epoch_run_records_each_epoch(tmp_path):
     assert {"Recall", "NDCG"} <= set(first["metrics"])
     assert first["val"]["recall@20"] == first["metrics"]["Recall"]
     assert result["kind"] == "peer_run" and result["model"] == "xsimgcl"
+    assert result["finished"] is True
     assert result["dataset"] == tmp_path.name and result["test_pairs_dropped"] == 0
     assert result["config"]["batch.size"] == 64
     assert result["config"]["XSimGCL"]["eps"] == 0.1
