@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="key of the published figure (default: the model, lower case)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
+    args.out = args.out.resolve()  # the run works in a temporary folder
 
     tree = args.selfrec.resolve()
     sys.path.insert(0, str(tree))

@@ -49,12 +49,12 @@ def test_a_two_epoch_run_records_each_epoch(tmp_path):
               for k in range(4)]  # every item in training, no user owns them all
     (tmp_path / "train.txt").write_text("\n".join(train) + "\n")
     (tmp_path / "test.txt").write_text("\n".join(test) + "\n")
-    out = tmp_path / "run.json"
+    out = tmp_path / "run.json"  # given relative to the caller's folder
     subprocess.run([str(PEERS / ".venv-selfrec" / "bin" / "python"),
                     str(PEERS / "selfrec_runner.py"), "--model", "XSimGCL",
                     "--train", str(tmp_path / "train.txt"), "--test",
                     str(tmp_path / "test.txt"), "--epochs", "2", "--set",
-                    "batch.size=64", "--set", "XSimGCL.eps=0.1", "--out", str(out)],
+                    "batch.size=64", "--set", "XSimGCL.eps=0.1", "--out", "run.json"],
                    check=True, capture_output=True, timeout=600, cwd=tmp_path,
                    env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert not (tmp_path / "log").exists()  # SELFRec's logs stay in its folder
