@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": args.key or args.model.lower(), "selfrec_model": args.model,
         "dataset": args.dataset or args.train.resolve().parent.name,
         "protocol": "legacy", "device": "cpu", "processor": platform.processor(),
-        "train": str(args.train), "test": str(args.test),
+        "train_file": str(args.train), "test_file": str(args.test),
         "test_pairs_dropped": unseen_pairs(train_pairs, test_pairs),
         "config": conf, "seed": args.seed, "torch": torch.__version__,
         "threads": torch.get_num_threads(), "python": platform.python_version(),

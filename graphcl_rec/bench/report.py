@@ -94,9 +94,12 @@ def load_references(results_dir: str | Path) -> list[dict[str, Any]]:
 def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
     """Every results JSON (files with a ``protocol`` key) under ``results_dir``.
 
+    Curves of someone else's code (:func:`load_references`) are not results.
+
     Sub-folders are searched too (e.g. ``results/h200/`` for runs made elsewhere).
     """
-    return _json_documents(results_dir, lambda d: "protocol" in d and "test" in d)
+    return _json_documents(results_dir, lambda d: "protocol" in d and "test" in d
+                           and d.get("kind") not in REFERENCE_KINDS)
 
 
 def _mean_sd(values: list[float]) -> str:

@@ -138,7 +138,7 @@ def test_a_peer_run_is_a_row_on_this_machine_beside_the_runs(tmp_path):
                                                    [0.07, pub])))
     peer = {"kind": "peer_run", "library": "SELFRec", "name": "XSimGCL, SELFRec",
             "model": "xsimgcl", "dataset": "yelp2018", "protocol": "legacy",
-            "device": "cpu", "threads": 1, "seed": 0,
+            "device": "cpu", "threads": 1, "seed": 0, "test": "test.txt",
             "history": _history([0.5 * pub, 0.95 * pub, None], train=30.0)}
     (res / "peers" / "selfrec.json").write_text(json.dumps(peer))
     text = write_report(res, tmp_path / "R.md").read_text()
