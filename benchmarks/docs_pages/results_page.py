@@ -65,6 +65,21 @@ def _reference_line(ref: dict[str, Any], root: Path) -> str:
             f"{source_link(rel(Path(ref['path']), root), root=root)}.")
 
 
+def _peer_line(ref: dict[str, Any], root: Path) -> str:
+    """One bullet: a peer library's run on this machine, and how far it went."""
+    done = len(ref.get("history") or [])
+    planned = ref.get("config", {}).get("max.epoch", "?")
+    state = ("finished" if ref.get("finished")
+             else f"stopped after epoch {done} of {planned}")
+    commit = (ref.get("commit") or "?")[:7]
+    model = ref.get("selfrec_model", ref["model"])
+    return (f"* {ref['name']} ({ref['dataset']}): {ref.get('library', 'peer')} at "
+            f"`{commit}`, model `{model}` with its own configuration, "
+            f"{ref.get('threads', '?')} thread(s), {state}; "
+            f"{ref.get('stopped_note', '')} Points: "
+            f"{source_link(rel(Path(ref['path']), root), root=root)}.")
+
+
 def build(root: Path = ROOT) -> Page:
     """The page, from every results file under ``benchmarks/results/``."""
     from graphcl_rec.bench.plots import device_label, plot_curves, plot_sparsity
@@ -123,9 +138,18 @@ def build(root: Path = ROOT) -> Page:
                  "\"not reached\" under 100 % and that stopped by a time budget may "
                  "still reach it. Rows on the authors' hardware are read from the "
                  "per-epoch logs their repositories publish (below): their epochs "
-                 "compare with ours, their minutes do not.", ""] + quality
-        text += ["", "Published logs read:", ""] + [_reference_line(ref, root)
-                                                     for ref in references]
+                 "compare with ours, their minutes do not. Rows on \"cpu (… code, N "
+                 "threads)\" are a peer library's code run on this machine "
+                 "(`benchmarks/peers/`), beside this library's runs: their minutes "
+                 "compare with ours.", ""] + quality
+        logs = [r for r in references if r.get("kind") != "peer_run"]
+        peers = [r for r in references if r.get("kind") == "peer_run"]
+        if logs:
+            text += ["", "Published logs read:", ""] + [_reference_line(ref, root)
+                                                         for ref in logs]
+        if peers:
+            text += ["", "Peer runs on this machine:", ""] + [_peer_line(ref, root)
+                                                              for ref in peers]
     text += ["", "## Sparsity groups", "",
              "Test Recall@20 of the test users split into quartiles by their "
              "number of training pairs (degree range in brackets), one row per run. "
