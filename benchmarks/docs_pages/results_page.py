@@ -83,7 +83,7 @@ def _peer_line(ref: dict[str, Any], root: Path) -> str:
 def build(root: Path = ROOT) -> Page:
     """The page, from every results file under ``benchmarks/results/``."""
     from graphcl_rec.bench.plots import device_label, plot_curves, plot_sparsity
-    from graphcl_rec.bench.quality import quality_table
+    from graphcl_rec.bench.quality import is_peer_run, quality_table
     from graphcl_rec.bench.report import (
         PUBLISHED,
         QUALITY_NOTE,
@@ -142,8 +142,8 @@ def build(root: Path = ROOT) -> Page:
                  "threads)\" are a peer library's code run on this machine "
                  "(`benchmarks/peers/`), beside this library's runs: their minutes "
                  "compare with ours.", ""] + quality
-        logs = [r for r in references if r.get("kind") != "peer_run"]
-        peers = [r for r in references if r.get("kind") == "peer_run"]
+        logs = [r for r in references if not is_peer_run(r)]
+        peers = [r for r in references if is_peer_run(r)]
         if logs:
             text += ["", "Published logs read:", ""] + [_reference_line(ref, root)
                                                          for ref in logs]

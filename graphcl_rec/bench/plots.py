@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from graphcl_rec.bench.quality import is_peer_run
+
 
 def _pyplot() -> Any:
     """``matplotlib.pyplot`` on the Agg backend, or ``None`` without matplotlib."""
@@ -71,7 +73,7 @@ def plot_curves(results: list[dict[str, Any]], out: Path,
     for ds, runs in sorted(by_ds.items()):
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         refs = [{**ref, "_label": f"{ref['name']}, " + (
-                    "this machine" if ref.get("kind") == "peer_run"
+                    "this machine" if is_peer_run(ref)
                     else "their hardware")}
                 for ref in references if ref.get("dataset") == ds]
         colours = plt.get_cmap("tab20").colors

@@ -29,9 +29,17 @@ from typing import Any
 THRESHOLDS: tuple[float, ...] = (0.95, 1.0)
 """Shares of the published Recall@20 the table reports."""
 
-REFERENCE_KINDS: tuple[str, ...] = ("reference_log", "peer_run")
+PEER_RUN = "peer_run"
+"""``kind`` of a peer library's code run here (``benchmarks/peers/``)."""
+
+REFERENCE_KINDS: tuple[str, ...] = ("reference_log", PEER_RUN)
 """Curves that are not this library's runs: a log the authors published, and a
-peer library's code run here (``benchmarks/peers/selfrec_runner.py``)."""
+peer run."""
+
+
+def is_peer_run(ref: dict[str, Any]) -> bool:
+    """Whether a reference curve was measured on this machine (a peer run)."""
+    return ref.get("kind") == PEER_RUN
 
 
 def reference_device(ref: dict[str, Any]) -> str:
@@ -41,7 +49,7 @@ def reference_device(ref: dict[str, Any]) -> str:
     machine's device, the peer's code and its threads (``device``, ``library``,
     ``threads`` of the file).
     """
-    if ref.get("kind") == "peer_run":
+    if is_peer_run(ref):
         threads = ref.get("threads")
         count = f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
         return f"{ref.get('device', 'cpu')} ({ref.get('library', 'peer')} code{count})"
