@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from graphcl_rec.bench.challengers import challenger_table
 from graphcl_rec.bench.plots import device_label, plot_curves, plot_sparsity
 from graphcl_rec.bench.quality import REFERENCE_KINDS, quality_table
 
@@ -44,6 +45,12 @@ QUALITY_NOTE = (
     "so they compare runs made on one machine only; a pause (e.g. `kill -STOP` "
     "while other work was timed) counts in them, which the median epoch beside "
     "them shows.")
+
+CHALLENGER_NOTE = (
+    "Configs with no published figure of their own, each against the published "
+    "figure of its objective (legacy runs, test selects the epoch as the papers "
+    "did): the margin is (mean − published) / sd over the seeds, and a config "
+    "beats the figure when both margins exceed 2 over at least three seeds.")
 
 SELECTION_DIR = "selection"
 """Results under a folder of this name are hyperparameter-selection runs."""
@@ -202,6 +209,11 @@ def write_report(results_dir: str | Path, report: str | Path) -> Path:
         text += ["How each config was checked against the authors' code, and what "
                  "still differs: [REPRODUCTION.md](REPRODUCTION.md).", ""]
     text += results_table(main, base) if main else ["No runs yet."]
+    challengers = challenger_table(main, PUBLISHED, _model_key, device_label,
+                                   _stopped_by, base)
+    if challengers:
+        text += ["", "## Beyond the published table", "", CHALLENGER_NOTE, ""]
+        text += challengers
     if tuning:
         text += ["", "## Selection runs", "", SELECTION_NOTE, ""]
         text += results_table(tuning, base)

@@ -1,0 +1,110 @@
+r"""Variants of a published objective, tested against that objective's figure.
+
+A *challenger* is a config whose name has no published figure of its own but whose
+objective has one on its dataset (e.g. ``xsimgcl_d128_yelp2018``, XSimGCL at another
+width, against XSimGCL's published Yelp2018 figure). Over its seeds' test figures
+:math:`x_1, \dots, x_n` with mean :math:`\bar x` and sample standard deviation
+:math:`s`, its margin over the published :math:`x^*` is
+
+.. math::
+    m = \frac{\bar x - x^*}{s},
+
+in standard deviations; it *beats* the figure when :math:`m > 2` for Recall@20
+**and** NDCG@20 over at least :data:`MIN_SEEDS` seeds. Only ``legacy`` runs count:
+the published figures were read off the test curve, as legacy runs are.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+MIN_SEEDS = 3
+"""Seeds a challenger needs before a verdict is given."""
+
+MARGIN = 2.0
+"""Standard deviations by which both figures must exceed the published ones."""
+
+METRICS: tuple[str, str] = ("recall@20", "ndcg@20")
+
+
+def margin(values: list[float], published: float) -> float | None:
+    """``(mean - published) / sd`` over ``values``; ``None`` below two values.
+
+    A zero spread gives ``+inf`` or ``-inf`` (or 0 when the mean equals the figure).
+    """
+    if len(values) < 2:
+        return None
+    gap = statistics.mean(values) - published
+    sd = statistics.stdev(values)
+    if sd == 0.0:
+        return math.copysign(math.inf, gap) if gap else 0.0
+    return gap / sd
+
+
+def verdict(margins: list[float | None], seeds: int) -> str:
+    """``"yes"``/``"no"`` from ``seeds`` >= :data:`MIN_SEEDS`, else what is missing."""
+    if seeds < MIN_SEEDS:
+        return f"not yet ({seeds} of {MIN_SEEDS} seeds)"
+    return "yes" if all(m is not None and m > MARGIN for m in margins) else "no"
+
+
+def _fmt(m: float | None) -> str:
+    return "—" if m is None else f"{m:+.1f}"
+
+
+def challenger_table(results: list[dict[str, Any]],
+                     published: Mapping[tuple[str, str], tuple[float, float]],
+                     model_key: Callable[[str, str], str],
+                     device_label: Callable[[dict[str, Any]], str],
+                     stopped_by: Callable[[dict[str, Any]], str],
+                     base: Path) -> list[str]:
+    """Markdown rows: each challenger (legacy runs) against its objective's figure.
+
+    Args:
+        results: Results JSON objects (``name``, ``protocol``, ``config``,
+            ``test``, as :func:`~graphcl_rec.bench.report.load_results` reads).
+        published: ``(model key, dataset) -> (Recall@20, NDCG@20)``.
+        model_key: A run's name and dataset to its key in ``published``.
+        device_label: A run to its device column.
+        stopped_by: A run to what ended it.
+        base: The report's folder: links to result files are relative to it.
+
+    Returns:
+        The table's lines, or ``[]`` when no run is a challenger.
+    """
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        ds = r["config"]["data"].get("dataset") or "custom"
+        objective = r["config"].get("model", {}).get("objective")
+        if (r["protocol"] != "legacy" or (model_key(r["name"], ds), ds) in published
+                or (objective, ds) not in published):
+            continue
+        groups[(ds, r["name"], objective, device_label(r))].append(r)
+    if not groups:
+        return []
+    lines = ["| dataset | config | against | device | seeds | recall@20 | published |"
+             " margin (sd) | ndcg@20 | published | margin (sd) | beats by > 2 sd |"
+             " stopped by | runs |", "|" + "---|" * 14]
+    for (ds, name, objective, device), runs in sorted(groups.items()):
+        pub = published[(objective, ds)]
+        cells, margins = [], []
+        for metric, figure in zip(METRICS, pub):
+            values = [r["test"][metric] for r in runs]
+            m = margin(values, figure)
+            margins.append(m)
+            sd = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
+            cells += [f"{statistics.mean(values):.4f}{sd}", f"{figure}", _fmt(m)]
+        links = " ".join(f"[{r['seed']}]({Path(r['path']).relative_to(base)})"
+                         if Path(r.get("path", "")).is_relative_to(base)
+                         else str(r["seed"]) for r in runs)
+        lines.append(
+            f"| {ds} | {name} | {objective} | {device} | {len(runs)} | "
+            + " | ".join(cells)
+            + f" | {verdict(margins, len(runs))} | "
+            f"{', '.join(sorted({stopped_by(r) for r in runs}))} | {links} |")
+    return lines
