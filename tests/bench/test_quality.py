@@ -101,6 +101,18 @@ def test_table_has_legacy_runs_with_a_published_figure_only():
     assert quality_table(runs[1:], PUBLISHED, device_label) == []
 
 
+def test_a_variant_is_timed_against_its_objectives_figure():
+    pub = PUBLISHED[("xsimgcl", "yelp2018")][0]
+    variant = _result("xsimgcl_d128_yelp2018", "legacy", [0.96 * pub, pub])
+    variant["config"]["model"] = {"objective": "xsimgcl"}
+    unknown = _result("xsimgcl_d128_yelp2018", "legacy", [pub])
+    unknown["config"]["model"] = {"objective": "foo"}
+    lines = quality_table([variant, unknown], PUBLISHED, device_label)
+    assert len(lines) == 3
+    assert lines[2].startswith(f"| yelp2018 | xsimgcl_d128_yelp2018 | cpu | 0 | {pub} "
+                               "| epoch 1: ")
+
+
 def test_table_says_not_reached():
     pub = PUBLISHED[("lightgcn", "gowalla")][0]
     lines = quality_table([_result("lightgcn_gowalla", "legacy", [0.5 * pub],
