@@ -97,7 +97,7 @@ def challenger_table(results: list[dict[str, Any]],
             values = [r["test"][metric] for r in runs]
             m = margin(values, figure)
             margins.append(m)
-            sd = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
+            sd = f" ± {statistics.stdev(values):.5f}" if len(values) > 1 else ""
             cells += [f"{statistics.mean(values):.4f}{sd}", f"{figure}", _fmt(m)]
         links = " ".join(f"[{r['seed']}]({Path(r['path']).relative_to(base)})"
                          if Path(r.get("path", "")).is_relative_to(base)
