@@ -26,10 +26,10 @@ def test_topk_blocks_match_dense_masked_topk(block, ranker, native_kernel):
     indices = torch.cat([i for _, _, i in out])
     assert [s for s, _, _ in out] == list(range(0, users.numel(), block))
     ref = torch.topk(dense, 4, dim=1).values
-    if ranker == "native":  # its own summation order: equal up to rounding
-        torch.testing.assert_close(values, ref, rtol=1e-6, atol=1e-6)
-    else:
-        assert torch.equal(values, ref)
+    # Equal up to rounding: the native kernel sums in its own order, and BLAS picks
+    # its kernel by shape and CPU (an AVX-512 machine gives a block of rows other
+    # last bits than the whole matrix), so no ranker is bitwise equal everywhere.
+    torch.testing.assert_close(values, ref, rtol=1e-6, atol=1e-6)
     finite = values > float("-inf")
     torch.testing.assert_close(dense.gather(1, indices)[finite], values[finite],
                                rtol=1e-6, atol=1e-6)
