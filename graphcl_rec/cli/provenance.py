@@ -44,9 +44,31 @@ def versions() -> dict[str, Any]:
             "platform": platform.platform()}
 
 
+def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str | None:
+    """The CPU's model name (Linux's ``/proc/cpuinfo``), or ``None`` elsewhere.
+
+    ``platform.processor()`` names only the architecture on Linux, and two
+    machines of one architecture can differ in speed and in the last bits of a
+    matrix product, so timings are compared only within one model.
+    """
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and value.strip():
+            return value.strip()
+    return None
+
+
 def device_info(device: torch.device) -> dict[str, Any]:
-    """A description of the compute device."""
+    """A description of the compute device (CPU: threads, architecture, model)."""
     if device.type == "cuda":
         return {"type": "cuda", "name": torch.cuda.get_device_name(device)}
-    return {"type": "cpu", "threads": torch.get_num_threads(),
-            "processor": platform.processor() or platform.machine()}
+    info: dict[str, Any] = {"type": "cpu", "threads": torch.get_num_threads(),
+                            "processor": platform.processor() or platform.machine()}
+    model = cpu_model()
+    if model is not None:
+        info["model"] = model
+    return info
