@@ -16,32 +16,29 @@ from benchmarks.docs_pages.common import ROOT, Page, rel
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
-def _stopped(r: dict[str, Any]) -> str:
-    if r.get("stopped_early"):
-        return "early stopping"
-    train = r["config"]["train"]
-    return "max epochs" if r["epochs_run"] >= train["epochs"] else "time budget"
-
-
 def table(results: list[dict[str, Any]]) -> list[str]:
     """Markdown rows: ours (mean over seeds) against the published figure."""
-    from graphcl_rec.bench.plots import device_label
-    from graphcl_rec.bench.report import PUBLISHED
+    from graphcl_rec.bench.devices import device_cell, device_label
+    from graphcl_rec.bench.published import PUBLISHED, published_key
+    from graphcl_rec.bench.report import stopped_by
 
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in results:
-        ds = r["config"]["data"].get("dataset") or "custom"
-        if (r["name"].removesuffix(f"_{ds}"), ds) in PUBLISHED:
-            groups[(ds, r["name"], r["protocol"], device_label(r))].append(r)
+        key = published_key(r, PUBLISHED)
+        if key is not None and key.own:
+            groups[(key.dataset, r["name"], r["protocol"], device_label(r))].append(r)
     lines = ["| dataset | config | protocol | device | seeds | Recall@20 (published) "
              "| NDCG@20 (published) | stopped by |", "|" + "---|" * 8]
-    for (ds, name, protocol, device), runs in sorted(groups.items()):
-        pub = PUBLISHED[(name.removesuffix(f"_{ds}"), ds)]
+    for (ds, name, protocol, _), runs in sorted(groups.items()):
+        key = published_key(runs[0], PUBLISHED)
+        assert key is not None  # grouped above only when there is one
+        pub = PUBLISHED[(key.model, key.dataset)]
         rec = statistics.mean(r["test"]["recall@20"] for r in runs)
         ndcg = statistics.mean(r["test"]["ndcg@20"] for r in runs)
-        lines.append(f"| {ds} | {name} | {protocol} | {device} | {len(runs)} | "
+        lines.append(f"| {ds} | {name} | {protocol} | {device_cell(runs)} | "
+                     f"{len(runs)} | "
                      f"{rec:.4f} ({pub[0]:.4f}) | {ndcg:.4f} ({pub[1]:.4f}) | "
-                     f"{', '.join(sorted({_stopped(r) for r in runs}))} |")
+                     f"{', '.join(sorted({stopped_by(r) for r in runs}))} |")
     return lines
 
 

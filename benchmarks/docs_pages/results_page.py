@@ -82,9 +82,11 @@ def _peer_line(ref: dict[str, Any], root: Path) -> str:
 
 def build(root: Path = ROOT) -> Page:
     """The page, from every results file under ``benchmarks/results/``."""
-    from graphcl_rec.bench.plots import device_label, plot_curves, plot_sparsity
+    from graphcl_rec.bench.challengers import challenger_table
+    from graphcl_rec.bench.plots import plot_curves, plot_sparsity
     from graphcl_rec.bench.quality import is_peer_run, quality_table
     from graphcl_rec.bench.report import (
+        CHALLENGER_NOTE,
         PUBLISHED,
         QUALITY_NOTE,
         SELECTION_NOTE,
@@ -93,6 +95,7 @@ def build(root: Path = ROOT) -> Page:
         load_results,
         results_table,
         sparsity_table,
+        stopped_by,
     )
 
     results = [r for r in load_results(root / "benchmarks" / "results")
@@ -124,6 +127,10 @@ def build(root: Path = ROOT) -> Page:
              "SIGIR 2022; XSimGCL: Yu et al., TKDE 2023; DirectAU, NCL and MixGCF: the "
              "SELFRec leaderboard, which ran them on the same split). Speed columns "
              "are explained on the [performance page](performance.md).", ""]
+    challengers = challenger_table(main, PUBLISHED, stopped_by, root)
+    if challengers:
+        text += ["## Beyond the published table", "", CHALLENGER_NOTE, ""]
+        text += _link_files(challengers, root) + [""]
     if tuning:
         text += ["## Selection runs", "", SELECTION_NOTE, ""]
         text += _link_files(results_table(tuning, root), root) + [""]
@@ -132,7 +139,7 @@ def build(root: Path = ROOT) -> Page:
              "threads and versions, but no date: a run is dated here by its commit "
              "(it ran that day or later).", ""]
     text += _provenance(results, root)
-    quality = quality_table(main, PUBLISHED, device_label, references)
+    quality = quality_table(main, PUBLISHED, references)
     if quality:
         text += ["", "## Time to quality", "", QUALITY_NOTE + " A run whose row says "
                  "\"not reached\" under 100 % and that stopped by a time budget may "

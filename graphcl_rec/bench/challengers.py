@@ -23,6 +23,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from graphcl_rec.bench.devices import device_cell, device_label
+from graphcl_rec.bench.published import published_key
+
 MIN_SEEDS = 3
 """Seeds a challenger needs before a verdict is given."""
 
@@ -59,8 +62,6 @@ def _fmt(m: float | None) -> str:
 
 def challenger_table(results: list[dict[str, Any]],
                      published: Mapping[tuple[str, str], tuple[float, float]],
-                     model_key: Callable[[str, str], str],
-                     device_label: Callable[[dict[str, Any]], str],
                      stopped_by: Callable[[dict[str, Any]], str],
                      base: Path) -> list[str]:
     """Markdown rows: each challenger (legacy runs) against its objective's figure.
@@ -69,8 +70,6 @@ def challenger_table(results: list[dict[str, Any]],
         results: Results JSON objects (``name``, ``protocol``, ``config``,
             ``test``, as :func:`~graphcl_rec.bench.report.load_results` reads).
         published: ``(model key, dataset) -> (Recall@20, NDCG@20)``.
-        model_key: A run's name and dataset to its key in ``published``.
-        device_label: A run to its device column.
         stopped_by: A run to what ended it.
         base: The report's folder: links to result files are relative to it.
 
@@ -79,18 +78,16 @@ def challenger_table(results: list[dict[str, Any]],
     """
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in results:
-        ds = r["config"]["data"].get("dataset") or "custom"
-        objective = r["config"].get("model", {}).get("objective")
-        if (r["protocol"] != "legacy" or (model_key(r["name"], ds), ds) in published
-                or (objective, ds) not in published):
+        key = published_key(r, published)
+        if r["protocol"] != "legacy" or key is None or key.own:
             continue
-        groups[(ds, r["name"], objective, device_label(r))].append(r)
+        groups[(key.dataset, r["name"], key.model, device_label(r))].append(r)
     if not groups:
         return []
     lines = ["| dataset | config | against | device | seeds | recall@20 | published |"
              " margin (sd) | ndcg@20 | published | margin (sd) | beats by > 2 sd |"
              " stopped by | runs |", "|" + "---|" * 14]
-    for (ds, name, objective, device), runs in sorted(groups.items()):
+    for (ds, name, objective, _), runs in sorted(groups.items()):
         pub = published[(objective, ds)]
         cells, margins = [], []
         for metric, figure in zip(METRICS, pub):
@@ -103,7 +100,7 @@ def challenger_table(results: list[dict[str, Any]],
                          if Path(r.get("path", "")).is_relative_to(base)
                          else str(r["seed"]) for r in runs)
         lines.append(
-            f"| {ds} | {name} | {objective} | {device} | {len(runs)} | "
+            f"| {ds} | {name} | {objective} | {device_cell(runs)} | {len(runs)} | "
             + " | ".join(cells)
             + f" | {verdict(margins, len(runs))} | "
             f"{', '.join(sorted({stopped_by(r) for r in runs}))} | {links} |")

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from graphcl_rec.bench.devices import device_label
 from graphcl_rec.bench.quality import is_peer_run
 
 
@@ -38,12 +39,6 @@ def _by_dataset(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
     for r in results:
         by_ds[r["config"]["data"].get("dataset") or "custom"].append(r)
     return by_ds
-
-
-def device_label(r: dict[str, Any]) -> str:
-    """``cpu``, or ``cuda (<GPU name>)`` for runs made on a GPU."""
-    dev = r.get("device", {"type": "cpu"})
-    return f"{dev['type']} ({dev['name']})" if dev.get("name") else dev["type"]
 
 
 def _run_label(r: dict[str, Any], *extra: str) -> str:

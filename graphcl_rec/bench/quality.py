@@ -22,9 +22,12 @@ not of the method).
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from graphcl_rec.bench.devices import device_cell
+from graphcl_rec.bench.published import published_key
 
 THRESHOLDS: tuple[float, ...] = (0.95, 1.0)
 """Shares of the published Recall@20 the table reports."""
@@ -118,19 +121,21 @@ def _cell(hit: Reached | None) -> str:
 
 
 def quality_table(results: list[dict[str, Any]],
-                  published: dict[tuple[str, str], tuple[float, float]],
-                  device_label: Any,
+                  published: Mapping[tuple[str, str], tuple[float, float]],
                   references: Sequence[dict[str, Any]] = ()) -> list[str]:
     """Markdown rows: per legacy run with a published Recall@20, time to 95 / 100 %.
 
     A run whose config name has no published figure is measured against its
-    objective's (``config["model"]["objective"]``), as a variant of it.
+    objective's (``config["model"]["objective"]``), as a variant of it
+    (:func:`~graphcl_rec.bench.published.published_key`). The device column names
+    the CPU model where the run recorded one
+    (:func:`~graphcl_rec.bench.devices.device_cell`): minutes compare only
+    within one model.
 
     Args:
         results: Results files' contents (``name``, ``protocol``, ``seed``,
             ``config``, ``history``, ``test``).
         published: ``(model key, dataset) -> (Recall@20, NDCG@20)``.
-        device_label: ``result -> str`` naming the device a run used.
         references: Published per-epoch logs and peer libraries' runs (``name``,
             ``model``, ``dataset``, ``history``; see
             ``graphcl_rec.bench.report.load_references``), each a row on the
@@ -142,13 +147,10 @@ def quality_table(results: list[dict[str, Any]],
     """
     sources = []  # (dataset, name, device, seed, model key, history)
     for r in results:
-        ds = r["config"]["data"].get("dataset") or "custom"
-        if r["protocol"] == "legacy":
-            key = r["name"].removesuffix(f"_{ds}")
-            if (key, ds) not in published:  # a variant: its objective's figure
-                key = r["config"].get("model", {}).get("objective", key)
-            sources.append((ds, r["name"], device_label(r), str(r["seed"]), key,
-                            r.get("history")))
+        key = published_key(r, published)
+        if r["protocol"] == "legacy" and key is not None:
+            sources.append((key.dataset, r["name"], device_cell([r]), str(r["seed"]),
+                            key.model, r.get("history")))
     sources += [(ref["dataset"], ref["name"], reference_device(ref),
                  str(ref.get("seed", "—")), ref["model"], ref.get("history"))
                 for ref in references]

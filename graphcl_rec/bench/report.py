@@ -10,28 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from graphcl_rec.bench.challengers import challenger_table
-from graphcl_rec.bench.plots import device_label, plot_curves, plot_sparsity
+from graphcl_rec.bench.devices import device_cell, device_label
+from graphcl_rec.bench.plots import plot_curves, plot_sparsity
+from graphcl_rec.bench.published import PUBLISHED, dataset_of, published_key
 from graphcl_rec.bench.quality import REFERENCE_KINDS, quality_table
-
-# Published Recall@20 / NDCG@20 on the LightGCN splits (legacy protocol: the papers
-# select the epoch on test). LightGCN: He et al. SIGIR 2020, Table 3; SGL-ED: Wu et
-# al. SIGIR 2021, Table 3; SimGCL: Yu et al. SIGIR 2022, Table 2; XSimGCL: Yu et al.
-# TKDE 2023, Table 3; DirectAU: the SELFRec leaderboard (Coder-Yu/SELFRec README,
-# gamma 2, LightGCN 3 layers); NCL and MixGCF: the same leaderboard (LightGCN
-# 3 layers; NCL ssl_reg 1e-6, proto_reg 1e-7, tau 0.05, alpha 1.5, 2000 clusters;
-# MixGCF 64 candidates).
-PUBLISHED: dict[tuple[str, str], tuple[float, float]] = {
-    ("lightgcn", "amazon-book"): (0.0411, 0.0315),
-    ("lightgcn", "gowalla"): (0.1830, 0.1554),
-    ("lightgcn", "yelp2018"): (0.0649, 0.0530),
-    ("sgl_ed", "amazon-book"): (0.0478, 0.0379),
-    ("sgl_ed", "yelp2018"): (0.0675, 0.0555),
-    ("simgcl", "yelp2018"): (0.0721, 0.0601),
-    ("xsimgcl", "yelp2018"): (0.0723, 0.0604),
-    ("directau", "yelp2018"): (0.0695, 0.0583),
-    ("ncl", "yelp2018"): (0.0670, 0.0562),
-    ("mixgcf", "yelp2018"): (0.0691, 0.0577),
-}
 
 SELECTION_NOTE = (
     "Runs made to choose a setting on the validation split (files under a "
@@ -115,11 +97,8 @@ def _mean_sd(values: list[float]) -> str:
         f"{values[0]:.4f}")
 
 
-def _model_key(name: str, dataset: str) -> str:
-    return name.removesuffix(f"_{dataset}")
-
-
-def _stopped_by(r: dict[str, Any]) -> str:
+def stopped_by(r: dict[str, Any]) -> str:
+    """What ended a run: early stopping, its max epochs, or a time budget."""
     if r.get("stopped_early"):
         return "early stopping"
     train = r["config"]["train"]
@@ -132,28 +111,28 @@ def results_table(results: list[dict[str, Any]], base: Path) -> list[str]:
     """Markdown rows: ours (mean ± sd over seeds) against the published numbers."""
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in results:
-        ds = r["config"]["data"].get("dataset") or "custom"
-        groups[(ds, r["name"], r["protocol"], device_label(r))].append(r)
+        groups[(dataset_of(r), r["name"], r["protocol"], device_label(r))].append(r)
     lines = ["| dataset | config | protocol | device | seeds | recall@20 | "
              "published | rel. diff | ndcg@20 | published | best epoch | epochs run |"
              " stopped by | s/epoch | s/eval | peak MB | runs |",
              "|" + "---|" * 17]
-    for (ds, name, protocol, device), runs in sorted(groups.items()):
+    for (ds, name, protocol, _), runs in sorted(groups.items()):
         rec = [r["test"]["recall@20"] for r in runs]
         ndcg = [r["test"]["ndcg@20"] for r in runs]
-        pub = PUBLISHED.get((_model_key(name, ds), ds))
+        key = published_key(runs[0], PUBLISHED)
+        pub = PUBLISHED[key[:2]] if key is not None and key.own else None
         rel = (f"{(statistics.mean(rec) - pub[0]) / pub[0] * 100:+.1f} %" if pub
                else "—")
         links = " ".join(f"[{r['seed']}]({Path(r['path']).relative_to(base)})"
                          if Path(r["path"]).is_relative_to(base) else str(r["seed"])
                          for r in runs)
         lines.append(
-            f"| {ds} | {name} | {protocol} | {device} | {len(runs)} | "
+            f"| {ds} | {name} | {protocol} | {device_cell(runs)} | {len(runs)} | "
             f"{_mean_sd(rec)} | {pub[0] if pub else '—'} | {rel} | {_mean_sd(ndcg)} | "
             f"{pub[1] if pub else '—'} | "
             f"{statistics.mean(r['best_epoch'] or 0 for r in runs):.0f} | "
             f"{statistics.mean(r['epochs_run'] for r in runs):.0f} | "
-            f"{', '.join(sorted({_stopped_by(r) for r in runs}))} | "
+            f"{', '.join(sorted({stopped_by(r) for r in runs}))} | "
             f"{statistics.mean(r['seconds_per_epoch'] for r in runs):.2f} | "
             f"{statistics.mean(r['seconds_per_eval'] for r in runs):.2f} | "
             f"{statistics.mean(r['peak_memory_mb'] for r in runs):.0f} | {links} |")
@@ -168,7 +147,7 @@ def sparsity_table(results: list[dict[str, Any]]) -> list[str]:
         cells = [f"{g['recall@20']:.4f} ({g['min_degree']}–{g['max_degree']})"
                  for g in r.get("sparsity", [])]
         if cells:
-            lines.append(f"| {r['name']} | {r['protocol']} | {device_label(r)} | "
+            lines.append(f"| {r['name']} | {r['protocol']} | {device_cell([r])} | "
                          f"{r['seed']} | "
                          + " | ".join(cells) + " |")
     return lines
@@ -209,15 +188,14 @@ def write_report(results_dir: str | Path, report: str | Path) -> Path:
         text += ["How each config was checked against the authors' code, and what "
                  "still differs: [REPRODUCTION.md](REPRODUCTION.md).", ""]
     text += results_table(main, base) if main else ["No runs yet."]
-    challengers = challenger_table(main, PUBLISHED, _model_key, device_label,
-                                   _stopped_by, base)
+    challengers = challenger_table(main, PUBLISHED, stopped_by, base)
     if challengers:
         text += ["", "## Beyond the published table", "", CHALLENGER_NOTE, ""]
         text += challengers
     if tuning:
         text += ["", "## Selection runs", "", SELECTION_NOTE, ""]
         text += results_table(tuning, base)
-    quality = quality_table(main, PUBLISHED, device_label, references)
+    quality = quality_table(main, PUBLISHED, references)
     if quality:
         text += ["", "## Time to quality (legacy runs against the published "
                  "Recall@20)", "", QUALITY_NOTE, ""] + quality

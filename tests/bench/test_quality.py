@@ -2,7 +2,6 @@ import json
 
 import pytest
 
-from graphcl_rec.bench.plots import device_label
 from graphcl_rec.bench.quality import Reached, first_reached, quality_table
 from graphcl_rec.bench.report import PUBLISHED, write_report
 
@@ -93,12 +92,12 @@ def test_table_has_legacy_runs_with_a_published_figure_only():
             _result("xsimgcl_yelp2018", "validated", [pub]),
             _result("my_model_yelp2018", "legacy", [pub]),
             _result("xsimgcl_ml-100k", "legacy", [pub], dataset="ml-100k")]
-    lines = quality_table(runs, PUBLISHED, device_label)
+    lines = quality_table(runs, PUBLISHED)
     assert len(lines) == 3
     assert lines[2] == (f"| yelp2018 | xsimgcl_yelp2018 | cpu | 0 | {pub} | epoch 2: "
                         f"0.3 / 0.4 min | epoch 3: 0.5 / {33 / 60:.1f} min | "
                         f"{pub:.4f} (100.0%) | 3 | 10.0 |")
-    assert quality_table(runs[1:], PUBLISHED, device_label) == []
+    assert quality_table(runs[1:], PUBLISHED) == []
 
 
 def test_a_variant_is_timed_against_its_objectives_figure():
@@ -107,7 +106,7 @@ def test_a_variant_is_timed_against_its_objectives_figure():
     variant["config"]["model"] = {"objective": "xsimgcl"}
     unknown = _result("xsimgcl_d128_yelp2018", "legacy", [pub])
     unknown["config"]["model"] = {"objective": "foo"}
-    lines = quality_table([variant, unknown], PUBLISHED, device_label)
+    lines = quality_table([variant, unknown], PUBLISHED)
     assert len(lines) == 3
     assert lines[2].startswith(f"| yelp2018 | xsimgcl_d128_yelp2018 | cpu | 0 | {pub} "
                                "| epoch 1: ")
@@ -116,7 +115,7 @@ def test_a_variant_is_timed_against_its_objectives_figure():
 def test_table_says_not_reached():
     pub = PUBLISHED[("lightgcn", "gowalla")][0]
     lines = quality_table([_result("lightgcn_gowalla", "legacy", [0.5 * pub],
-                                   dataset="gowalla")], PUBLISHED, device_label)
+                                   dataset="gowalla")], PUBLISHED)
     assert "| not reached | not reached | " in lines[2]
     assert "(50.0%)" in lines[2]
 
@@ -138,7 +137,7 @@ def test_a_paused_epoch_moves_the_minutes_not_the_median():
     pub = PUBLISHED[("simgcl", "yelp2018")][0]
     run = _result("simgcl_yelp2018", "legacy", [0.5 * pub, pub, pub])
     run["history"][0]["train_seconds"] = 6000.0  # paused with kill -STOP
-    row = quality_table([run], PUBLISHED, device_label)[2]
+    row = quality_table([run], PUBLISHED)[2]
     assert "epoch 2: 100.2 / 100.2 min" in row and row.endswith("| 3 | 10.0 |")
 
 
@@ -160,3 +159,11 @@ def test_a_peer_run_is_a_row_on_this_machine_beside_the_runs(tmp_path):
             f"{pub} | epoch 2: 1.0 / 1.0 min | not reached | "
             f"{0.95 * pub:.4f} (95.0%) | 3 | 30.0 |") in quality
     assert "| yelp2018 | xsimgcl_yelp2018 | cpu | 0 |" in quality
+
+
+def test_the_device_cell_names_the_cpu_model_a_run_recorded():
+    pub = PUBLISHED[("xsimgcl", "yelp2018")][0]
+    run = _result("xsimgcl_yelp2018", "legacy", [pub])
+    run["device"]["model"] = "AMD EPYC"
+    row = quality_table([run], PUBLISHED)[2]
+    assert row.startswith("| yelp2018 | xsimgcl_yelp2018 | cpu (AMD EPYC) | 0 |")

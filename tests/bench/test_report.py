@@ -65,6 +65,18 @@ def test_report_reads_subfolders_and_names_the_gpu(tmp_path):
     assert "| simgcl | legacy | cuda (NVIDIA H200) | 0 | 0.0200 (1–3) |" in text
 
 
+def test_seeds_on_two_cpu_models_share_a_row_that_names_both(tmp_path):
+    res = tmp_path / "res"
+    res.mkdir()
+    runs = [_fake_result("simgcl", "validated", s, []) for s in range(3)]
+    runs[1]["device"]["model"] = runs[2]["device"]["model"] = "AMD EPYC"
+    for i, r in enumerate(runs):
+        (res / f"run{i}.json").write_text(json.dumps(r))
+    text = write_report(res, tmp_path / "R.md").read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith("| gowalla |")]
+    assert "| cpu (AMD EPYC ×2, model not recorded ×1) | 3 |" in row
+
+
 def test_report_without_sparsity_has_no_sparsity_plot(tmp_path):
     res = tmp_path / "res"
     res.mkdir()

@@ -3,7 +3,6 @@ import json
 import pytest
 
 from benchmarks.reference_logs import main, parse_mixgcf_log
-from graphcl_rec.bench.plots import device_label
 from graphcl_rec.bench.quality import quality_table
 from graphcl_rec.bench.report import PUBLISHED, load_references, write_report
 
@@ -73,7 +72,7 @@ def test_the_command_writes_a_reference_the_reports_read(tmp_path, capsys):
     assert [r["name"] for r in refs] == ["XSimGCL (their log)"]
     assert refs[0]["source"]["commit"] == "a" * 40
     pub = PUBLISHED[("xsimgcl", "yelp2018")][0]  # 0.0723: 95 % is 0.0687
-    lines = quality_table([], PUBLISHED, device_label, refs)
+    lines = quality_table([], PUBLISHED, refs)
     assert lines[2] == (f"| yelp2018 | XSimGCL (their log) | authors' hardware "
                         f"(published log) | — | {pub} | epoch 3: 0.5 / 0.6 min | "
                         "not reached | 0.0700 (96.8%) | 3 | 10.5 |")
