@@ -48,32 +48,58 @@ def _run_label(r: dict[str, Any], *extra: str) -> str:
     return f"{r['name']} ({', '.join(parts)})"
 
 
+PROTOCOL_AXIS = {"legacy": "test recall@20 (legacy: test selects the epoch)",
+                 "validated": "validation recall@20"}
+"""The y-axis of each protocol's curves: the split each one evaluates."""
+
+RUN_COLOURS = tuple(i for i in range(20) if i not in (14, 15))
+"""Indices into ``tab20`` for runs: its two greys are kept for reference curves."""
+
+
+def curve_figures(results: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """``(dataset, protocol, file name)`` of each learning-curve figure.
+
+    One figure per dataset and protocol: a legacy curve is test Recall@20 (the
+    split the papers read their figures from, so published logs are drawn
+    beside it), a validated one is Recall@20 on a validation split carved from
+    train, on another scale; one axis for both would mislead.
+    """
+    pairs = sorted({(ds, r["protocol"]) for ds, runs in _by_dataset(results).items()
+                    for r in runs})
+    return [(ds, protocol, f"curves_{ds}_{protocol}.png") for ds, protocol in pairs]
+
+
 def plot_curves(results: list[dict[str, Any]], out: Path,
                 references: Sequence[dict[str, Any]] = ()) -> list[str]:
-    """Recall@20 vs epoch and vs wall-clock per dataset; returns image paths.
+    """Recall@20 vs epoch and vs wall-clock per dataset and protocol.
 
     Args:
         results: Results as returned by
             :func:`graphcl_rec.bench.report.load_results`.
-        out: Folder the ``curves_<dataset>.png`` files are written to.
+        out: Folder the figures (:func:`curve_figures` names them) are written to.
         references: Published per-epoch logs and peer libraries' runs
             (:func:`graphcl_rec.bench.report.load_references`), drawn dashed in
-            grey on the datasets that have runs.
+            grey beside the legacy runs of their dataset (test Recall@20, as theirs).
+
+    Returns:
+        The image paths; empty when matplotlib is not installed.
     """
     plt = _pyplot()
     if plt is None:
         return []
     by_ds = _by_dataset(results)
+    palette = plt.get_cmap("tab20").colors
+    colours = [palette[i] for i in RUN_COLOURS]
     paths = []
-    for ds, runs in sorted(by_ds.items()):
+    for ds, protocol, name in curve_figures(results):
+        runs = [r for r in by_ds[ds] if r["protocol"] == protocol]
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         refs = [{**ref, "_label": f"{ref['name']}, " + (
                     "this machine" if is_peer_run(ref)
                     else "their hardware")}
-                for ref in references if ref.get("dataset") == ds]
-        colours = plt.get_cmap("tab20").colors
-        # One colour and one legend entry per config, protocol and device; its
-        # seeds share them.
+                for ref in references
+                if ref.get("dataset") == ds and protocol == "legacy"]
+        # One colour and one legend entry per config and device; its seeds share them.
         groups: dict[str, list[int]] = defaultdict(list)
         for r in runs:
             groups[_run_label(r)].append(r["seed"])
@@ -110,11 +136,11 @@ def plot_curves(results: list[dict[str, Any]], out: Path,
             if 0 < low < math.inf:  # runs of 10 and of 1,000 epochs on one axis
                 ax.set_xscale("log")
                 ax.set_xlabel(ax.get_xlabel() + " (log scale)")
-            ax.set_ylabel("selection-split recall@20")
+            ax.set_ylabel(PROTOCOL_AXIS.get(protocol, "selection-split recall@20"))
             ax.grid(alpha=0.3)
         axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-        fig.suptitle(ds)
-        paths.append(_save(plt, fig, out / f"curves_{ds}.png"))
+        fig.suptitle(f"{ds}, {protocol} protocol")
+        paths.append(_save(plt, fig, out / name))
     return paths
 
 

@@ -114,3 +114,26 @@ def test_selection_runs_get_their_own_table(tmp_path):
     # A report of the selection folder alone shows its runs as the main table.
     alone = write_report(res / "ml100k" / "selection", tmp_path / "S.md").read_text()
     assert "## Selection runs" not in alone and "| grid-lightgcn-lr |" in alone
+
+
+def test_curves_get_one_figure_per_dataset_and_protocol(tmp_path):
+    from graphcl_rec.bench.plots import curve_figures
+
+    runs = [_fake_result("simgcl", "legacy", 0, []),
+            _fake_result("simgcl", "validated", 0, []),
+            _fake_result("simgcl", "validated", 1, []),
+            _fake_result("mf", "validated", 0, [], dataset="ml-100k")]
+    assert curve_figures(runs) == [
+        ("gowalla", "legacy", "curves_gowalla_legacy.png"),
+        ("gowalla", "validated", "curves_gowalla_validated.png"),
+        ("ml-100k", "validated", "curves_ml-100k_validated.png")]
+    pytest.importorskip("matplotlib")
+    res = tmp_path / "res"
+    res.mkdir()
+    for i, r in enumerate(runs):
+        (res / f"run{i}.json").write_text(json.dumps(r))
+    text = write_report(res, tmp_path / "R.md").read_text()
+    for _, _, name in curve_figures(runs):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+        assert f"![curves]({name})" in text
+    assert not (tmp_path / "curves_gowalla.png").exists()
