@@ -32,19 +32,23 @@ def _datasets(results: list[dict[str, Any]]) -> list[str]:
 
 
 def _provenance(results: list[dict[str, Any]], root: Path) -> list[str]:
+    from graphcl_rec.bench.devices import device_cell
+
     lines = ["| results file | protocol | device | threads | torch | platform | "
-             "graphcl_rec commit | commit date |", "|---|---|---|---|---|---|---|---|"]
+             "graphcl_rec commit | commit date | finished (UTC) |",
+             "|" + "---|" * 9]
     for r in sorted(results, key=lambda r: r["path"]):
         path = rel(Path(r["path"]), root)
         dev = r.get("device", {})
-        where = f"{dev.get('type', '?')}" + (f" ({dev['name']})" if dev.get("name")
-                                             else "")
         versions = r.get("versions", {})
+        finished = (r.get("finished_at") or "—").replace("T", " ").removesuffix(
+            "+00:00")
         lines.append(
-            f"| {source_link(path, Path(path).name, root)} | {r['protocol']} | {where} "
+            f"| {source_link(path, Path(path).name, root)} | {r['protocol']} | "
+            f"{device_cell([r])} "
             f"| {dev.get('threads', '?')} | {versions.get('torch', '?')} | "
             f"{versions.get('platform', '?')} | `{short(r.get('git_revision'))}` | "
-            f"{commit_date(r.get('git_revision'), root)} |")
+            f"{commit_date(r.get('git_revision'), root)} | {finished} |")
     return lines
 
 
@@ -134,9 +138,10 @@ def build(root: Path = ROOT) -> Page:
         text += ["## Selection runs", "", SELECTION_NOTE, ""]
         text += _link_files(results_table(tuning, root), root) + [""]
     text += ["## Where and when each run was made", "",
-             "The results files record the revision a run started from, its device, "
-             "threads and versions, but no date: a run is dated here by its commit "
-             "(it ran that day or later).", ""]
+             "The results files record the revision a run started from, its device "
+             "(the CPU model from the files that name it), threads and versions, and "
+             "(newer files) when the run finished; an older file is dated by its "
+             "commit only (it ran that day or later).", ""]
     text += _provenance(results, root)
     quality = quality_table(main, PUBLISHED, references)
     if quality:

@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +251,9 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         "seconds_per_eval": history.mean_seconds("eval_seconds"),
         "seconds_test_eval": test_seconds, "seconds_total": fit_seconds,
         "peak_memory_mb": history.peak_memory_mb, "history": history.records,
+        # When the test split was scored (UTC): a run's date, which its commit
+        # does not give (a run may start days after the commit it ran).
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if write:
         out.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,9 @@
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from graphcl_rec.bench.devices import device_cell
 from graphcl_rec.cli.main import main
 from tests.cli.conftest import write_config
 
@@ -16,6 +18,9 @@ def test_train_writes_results_json(tmp_path, ratings, capsys):
     assert res["epochs_run"] == 3 and len(res["history"]) == 3
     assert set(res["versions"]) >= {"torch", "torch_geometric", "graphcl_rec"}
     assert "git_revision" in res and res["device"]["type"] == "cpu"
+    finished = datetime.fromisoformat(res["finished_at"])
+    assert finished.utcoffset() == timedelta(0)
+    assert abs(datetime.now(timezone.utc) - finished) < timedelta(minutes=5)
     assert 0 <= res["test"]["recall@20"] <= 1 and res["seconds_per_epoch"] > 0
     assert (out / "tiny-seed3.epochs.jsonl").read_text().count("\n") == 3
     assert "tiny seed=3" in capsys.readouterr().out
@@ -88,7 +93,8 @@ def test_bench_writes_results_and_report(tmp_path, ratings, protocol):
     if protocol == "legacy":
         assert res["data"]["val"] == 0
     text = report.read_text()
-    assert f"| tiny | {protocol} | cpu | 2 |" in text
+    cell = device_cell([res])  # names this machine's CPU model
+    assert cell.startswith("cpu") and f"| tiny | {protocol} | {cell} | 2 |" in text
     assert f"[0](res/tiny{tag}-seed0.json)" in text
 
 
@@ -144,4 +150,5 @@ def test_bench_writes_only_where_it_is_told(tmp_path, ratings, monkeypatch):
     assert main(["bench", str(cfg), "--no-progress", "--out", str(tmp_path / "res"),
                  "--report", str(report)]) == 0
     assert "[0](../res/tiny-seed0.json)" not in report.read_text()  # not below it
-    assert "| tiny | validated | cpu | 1 |" in report.read_text()
+    run = json.loads((tmp_path / "res" / "tiny-seed0.json").read_text())
+    assert f"| tiny | validated | {device_cell([run])} | 1 |" in report.read_text()
