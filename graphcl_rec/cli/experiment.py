@@ -13,7 +13,12 @@ from typing import Any
 
 from graphcl_rec.cli.build import build_model, load_data
 from graphcl_rec.cli.config import RunConfig
-from graphcl_rec.cli.provenance import device_info, git_revision, versions
+from graphcl_rec.cli.provenance import (
+    device_info,
+    git_revision,
+    process_revision,
+    versions,
+)
 from graphcl_rec.cli.runs import claim_run, trainer_allow_change
 from graphcl_rec.data.interactions import Interactions, concat
 from graphcl_rec.data.split import check_disjoint
@@ -177,7 +182,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     if protocol not in PROTOCOLS:
         raise ValueError(f"Could not resolve protocol '{protocol}' among choices "
                          f"{list(PROTOCOLS)}")
-    revision = git_revision()  # the code that trains, not whatever HEAD is at the end
+    revision = process_revision()  # the code this process loaded, not today's HEAD
     train, val, test = load_data(cfg.data)
     check_disjoint(train, val, test, names=("train", "val", "test"))
     if len(test) == 0:
@@ -255,6 +260,8 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         # does not give (a run may start days after the commit it ran).
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if (tree := git_revision()) != revision:  # committed to or edited meanwhile
+        result["git_revision_tree_at_end"] = tree
     if write:
         out.mkdir(parents=True, exist_ok=True)
         # The artifact first: a results file always has its model beside it.

@@ -32,6 +32,28 @@ def git_revision(cwd: str | Path | None = None) -> str | None:
     return f"{rev}-dirty" if dirty else rev
 
 
+_FIRST_REVISION: dict[str, str | None] = {}
+"""This process's first :func:`git_revision` of its own tree (see
+:func:`process_revision`)."""
+
+
+def process_revision() -> str | None:
+    """The revision of the code this process runs: the tree's at its first call.
+
+    Python keeps the modules it imported, so a process that trains several runs
+    (``bench --seeds 0 1 2``) runs the same code for all of them even when the
+    tree is committed to or edited meanwhile; asking ``git`` again per run would
+    name code the process never loaded. The first call comes after the CLI's
+    imports, before any run trains. ``$GRAPHCL_REC_REVISION`` still wins on every
+    call (:func:`git_revision`).
+    """
+    if os.environ.get("GRAPHCL_REC_REVISION"):
+        return os.environ["GRAPHCL_REC_REVISION"]
+    if "tree" not in _FIRST_REVISION:
+        _FIRST_REVISION["tree"] = git_revision()
+    return _FIRST_REVISION["tree"]
+
+
 def versions() -> dict[str, Any]:
     """Versions of Python, torch, PyG and this library."""
     import torch_geometric

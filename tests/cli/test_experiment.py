@@ -67,10 +67,10 @@ def test_resume_writes_the_same_results(tmp_path, config, capsys):
 
 def test_each_part_of_a_resumed_run_records_its_code(tmp_path, config, monkeypatch):
     out = tmp_path / "out"
-    monkeypatch.setattr(experiment, "git_revision", lambda: "aaaaaaa")
+    monkeypatch.setattr(experiment, "process_revision", lambda: "aaaaaaa")
     assert main(["train", str(config), "--out", str(out), "--no-progress",
                  "--train.epochs=2"]) == 0
-    monkeypatch.setattr(experiment, "git_revision", lambda: "bbbbbbb")
+    monkeypatch.setattr(experiment, "process_revision", lambda: "bbbbbbb")
     assert main(["train", str(config), "--resume", str(out / "tiny-seed3"),
                  "--no-progress"]) == 0
     res = json.loads((out / "tiny-seed3.json").read_text())

@@ -118,6 +118,40 @@ def test_git_revision_from_the_environment_wins(tmp_path, monkeypatch):
     assert git_revision(tmp_path) is None
 
 
+def test_a_process_keeps_the_revision_of_the_code_it_loaded(monkeypatch):
+    from graphcl_rec.cli import provenance
+    monkeypatch.delenv("GRAPHCL_REC_REVISION", raising=False)
+    monkeypatch.setattr(provenance, "_FIRST_REVISION", {})
+    trees = iter(["aaa", "bbb"])
+    monkeypatch.setattr(provenance, "git_revision", lambda cwd=None: next(trees))
+    assert provenance.process_revision() == "aaa"
+    assert provenance.process_revision() == "aaa"  # a commit meanwhile changes nothing
+    monkeypatch.setenv("GRAPHCL_REC_REVISION", "shipped")
+    assert provenance.process_revision() == "shipped"
+
+
+def test_a_run_names_the_tree_when_it_changed_under_the_process(
+        tmp_path, ratings, monkeypatch):
+    from graphcl_rec.cli import experiment, provenance
+    monkeypatch.delenv("GRAPHCL_REC_REVISION", raising=False)
+    monkeypatch.setattr(provenance, "_FIRST_REVISION", {"tree": "loaded"})
+    monkeypatch.setattr(experiment, "git_revision", lambda cwd=None: "committed")
+    cfg = write_config(tmp_path, ratings)
+    out = tmp_path / "res"
+    assert main(["bench", str(cfg), "--seeds", "0", "1", "--out", str(out),
+                 "--report", str(tmp_path / "R.md"), "--no-progress"]) == 0
+    for seed in (0, 1):
+        res = json.loads((out / f"tiny-seed{seed}.json").read_text())
+        assert res["git_revision"] == "loaded"
+        assert res["git_revision_tree_at_end"] == "committed"
+        assert res["history"][0]["run_info"]["git_revision"] == "loaded"
+    monkeypatch.setattr(experiment, "git_revision", lambda cwd=None: "loaded")
+    assert main(["bench", str(cfg), "--out", str(out), "--overwrite",
+                 "--report", str(tmp_path / "R.md"), "--no-progress"]) == 0
+    assert "git_revision_tree_at_end" not in json.loads(
+        (out / "tiny-seed0.json").read_text())
+
+
 def test_bench_resume_continues_a_stopped_run(tmp_path, ratings):
     cfg = write_config(tmp_path, ratings, epochs=3)
     out = tmp_path / "res"
