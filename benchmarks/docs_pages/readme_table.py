@@ -22,17 +22,17 @@ def table(results: list[dict[str, Any]]) -> list[str]:
     from graphcl_rec.bench.published import PUBLISHED, published_key
     from graphcl_rec.bench.report import stopped_by
 
-    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str, str], list[dict[str, Any]]] = (
+        defaultdict(list))
     for r in results:
         key = published_key(r, PUBLISHED)
         if key is not None and key.own:
-            groups[(key.dataset, r["name"], r["protocol"], device_label(r))].append(r)
+            groups[(key.dataset, r["name"], r["protocol"], device_label(r),
+                    key.model)].append(r)
     lines = ["| dataset | config | protocol | device | seeds | Recall@20 (published) "
              "| NDCG@20 (published) | stopped by |", "|" + "---|" * 8]
-    for (ds, name, protocol, _), runs in sorted(groups.items()):
-        key = published_key(runs[0], PUBLISHED)
-        assert key is not None  # grouped above only when there is one
-        pub = PUBLISHED[(key.model, key.dataset)]
+    for (ds, name, protocol, _, model), runs in sorted(groups.items()):
+        pub = PUBLISHED[(model, ds)]
         rec = statistics.mean(r["test"]["recall@20"] for r in runs)
         ndcg = statistics.mean(r["test"]["ndcg@20"] for r in runs)
         lines.append(f"| {ds} | {name} | {protocol} | {device_cell(runs)} | "

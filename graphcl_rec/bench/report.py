@@ -120,7 +120,8 @@ def results_table(results: list[dict[str, Any]], base: Path) -> list[str]:
         rec = [r["test"]["recall@20"] for r in runs]
         ndcg = [r["test"]["ndcg@20"] for r in runs]
         key = published_key(runs[0], PUBLISHED)
-        pub = PUBLISHED[key[:2]] if key is not None and key.own else None
+        pub = (PUBLISHED[(key.model, key.dataset)] if key is not None and key.own
+               else None)
         rel = (f"{(statistics.mean(rec) - pub[0]) / pub[0] * 100:+.1f} %" if pub
                else "—")
         links = " ".join(f"[{r['seed']}]({Path(r['path']).relative_to(base)})"
