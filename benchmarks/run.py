@@ -7,6 +7,8 @@ Subcommands (``python -m benchmarks.run SUBCOMMAND --help`` for each one's optio
 * ``step``: seconds per training step of chosen objectives / encoders.
 * ``epoch``: seconds per epoch through ``graphcl_rec.Trainer``.
 * ``memory train|eval``: peak memory of training / evaluation (fresh processes).
+* ``allocator``: training steps with glibc's default allocator and with freed blocks
+  held (``graphcl_rec.train.hold_freed_memory``), fresh processes alternated.
 * ``kernels topk|nce|spmm``: the native kernels and the propagation on their own.
 * ``peers pyg|recbole``: epochs side by side with PyG or RecBole.
 * ``ab --old REV -- SUBCOMMAND ...``: a subcommand on two library trees, alternated.
@@ -41,6 +43,7 @@ from collections.abc import Sequence
 
 from benchmarks.bench import (
     ab,
+    allocator,
     ddp,
     diagnose,
     evaluation,
@@ -71,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
     evaluation.add_parser(sub)
     training.add_parsers(sub)
     memory.add_parser(sub)
+    allocator.add_parser(sub)
     kernels.add_parser(sub)
     peers.add_parser(sub)
     ab.add_parser(sub)

@@ -96,3 +96,16 @@ def native_kernel(request: pytest.FixtureRequest) -> None:
             native.load()
         except native.NativeUnavailable as err:
             pytest.skip(f"native kernel unavailable: {err}")
+
+
+@pytest.fixture(autouse=True)
+def _allocator_untouched(monkeypatch):
+    """The training commands tune glibc's allocator; not in the test process.
+
+    ``hold_freed_memory`` is process-wide and lasting, so tests that call
+    ``graphcl-rec train`` in-process see a C library without ``mallopt`` instead
+    (``tests/train/test_allocator.py`` checks the real call in child processes).
+    """
+    monkeypatch.setattr("graphcl_rec.train.allocator._glibc", lambda: None)
+    monkeypatch.setattr("graphcl_rec.train.allocator._state",
+                        {"allocator": "system", "reason": "not requested"})

@@ -256,6 +256,12 @@ def meta(device: torch.device | None = None, native: bool = False) -> dict[str, 
     """Date, machine, versions and git revisions of this run."""
     import graphcl_rec
 
+    try:  # an older library tree (``ab --old``) may predate the module
+        from graphcl_rec.train.allocator import allocator_state
+    except ImportError:
+        def allocator_state() -> dict[str, Any]:
+            return {"allocator": "system", "reason": "library predates the setting"}
+
     lib = library_path()
     out: dict[str, Any] = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -271,6 +277,7 @@ def meta(device: torch.device | None = None, native: bool = False) -> dict[str, 
         "revision": git_revision(lib),
         "runner_revision": git_revision(PACKAGE),
         "argv": sys.argv[1:],
+        "allocator": allocator_state(),
     }
     if device is not None:
         out["device"] = str(device)

@@ -219,6 +219,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rss", action="store_true",
                    help="record resident memory after loading and at the end "
                         "(used by the memory subcommand)")
+    p.add_argument("--allocator", choices=["system", "held"], default="system",
+                   help="held: call graphcl_rec.train.hold_freed_memory() first, as "
+                        "the graphcl-rec training commands do (used by the "
+                        "allocator subcommand)")
     p.set_defaults(func=run_step)
 
     p = sub.add_parser("epoch", help="seconds per epoch through graphcl_rec.Trainer",
@@ -293,6 +297,10 @@ def _adjacency(train, backend: str):
 
 
 def run_step(args: argparse.Namespace) -> Result:
+    if args.allocator == "held":
+        from graphcl_rec.train.allocator import hold_freed_memory
+
+        hold_freed_memory()
     device = resolve_device(args.device)
     result = Result("step", args, device, native=device.type == "cpu")
     todo = variants(args)

@@ -26,6 +26,7 @@ from graphcl_rec.eval import evaluate, group_report, popularity_metrics, sparsit
 from graphcl_rec.models import Recommender
 from graphcl_rec.serve.artifact import MODEL_FILE, save_model
 from graphcl_rec.train import EarlyStopping, Trainer, load_checkpoint, resolve_device
+from graphcl_rec.train.allocator import allocator_state
 from graphcl_rec.train.checkpoint import LAST
 from graphcl_rec.train.distributed import is_main_process
 
@@ -240,7 +241,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         "name": cfg.name, "protocol": protocol, "seed": cfg.seed,
         "config": cfg.to_dict(), "model": repr(model).splitlines()[0],
         "versions": versions(), "git_revision": revision,
-        "device": device_info(device),
+        "device": device_info(device), "allocator": allocator_state(),
         "data": {"users": train.num_users, "items": train.num_items,
                  "train": len(train), "val": 0 if protocol == "legacy" else len(val),
                  "test": len(test)},

@@ -1,5 +1,6 @@
 """Training loop, early stopping, checkpoints and seeding."""
 
+from graphcl_rec.train.allocator import hold_freed_memory
 from graphcl_rec.train.checkpoint import load_checkpoint, save_checkpoint
 from graphcl_rec.train.diagnostics import TrainingWarning
 from graphcl_rec.train.early_stopping import EarlyStopping
@@ -12,6 +13,7 @@ __all__ = [
     "History",
     "Trainer",
     "TrainingWarning",
+    "hold_freed_memory",
     "load_checkpoint",
     "resolve_device",
     "save_checkpoint",
