@@ -47,3 +47,52 @@ def device_cell(runs: Iterable[Mapping[str, Any]]) -> str:
         return f"{label} ({next(iter(models))})"
     counts = ", ".join(f"{m} ×{n}" for m, n in sorted(models.items()))
     return f"{label} ({counts})"
+
+
+UNLIKE_MARK = "†"
+UNLIKE_NOTE = (f"{UNLIKE_MARK} The seeds of this row ran on different CPU models, "
+               "thread counts or allocator settings (the results files' `device` and "
+               "`allocator`): the range of their figures is shown, not a mean.")
+"""The note under a table that has a :func:`timing_cell` range."""
+
+
+def timing_key(r: Mapping[str, Any]) -> tuple[str, str, int | None, str]:
+    """What a run's seconds and memory depend on besides the config.
+
+    The device kind, the CPU model, the thread count and the allocator setting
+    (a file without ``allocator`` ran with the system's, as every run did before
+    the field existed).
+
+    Examples:
+        >>> timing_key({"device": {"type": "cpu", "threads": 1, "model": "X"},
+        ...             "allocator": {"allocator": "glibc"}})
+        ('cpu', 'X', 1, 'glibc')
+    """
+    dev = r.get("device", {"type": "cpu"})
+    alloc = (r.get("allocator") or {}).get("allocator", "system")
+    return (device_label(r), dev.get("model") or UNRECORDED, dev.get("threads"),
+            str(alloc))
+
+
+def timing_cell(values: Iterable[float], runs: Iterable[Mapping[str, Any]],
+                digits: int = 2) -> str:
+    """The mean of a timing or memory column, or its range for unlike runs.
+
+    Seeds measured alike (one :func:`timing_key`) give their mean; otherwise the
+    cell is ``min–max`` marked with :data:`UNLIKE_MARK`, since a mean over two
+    CPU models or thread counts describes neither (one number when the range
+    rounds to a point).
+
+    Examples:
+        >>> a = {"device": {"type": "cpu", "threads": 1}}
+        >>> b = {"device": {"type": "cpu", "threads": 2}}
+        >>> timing_cell([1.0, 3.0], [a, a]), timing_cell([1.0, 3.0], [a, b])
+        ('2.00', '1.00–3.00 †')
+    """
+    values, runs = list(values), list(runs)
+    if not values:
+        raise ValueError("timing_cell() needs at least one value")
+    low, high = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
+    if len({timing_key(r) for r in runs}) <= 1 or low == high:
+        return f"{sum(values) / len(values):.{digits}f}"
+    return f"{low}–{high} {UNLIKE_MARK}"

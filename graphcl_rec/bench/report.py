@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from graphcl_rec.bench.challengers import challenger_table
-from graphcl_rec.bench.devices import device_cell, device_label
+from graphcl_rec.bench.devices import (
+    UNLIKE_MARK,
+    UNLIKE_NOTE,
+    device_cell,
+    device_label,
+    timing_cell,
+)
 from graphcl_rec.bench.plots import plot_curves, plot_sparsity
 from graphcl_rec.bench.published import PUBLISHED, dataset_of, published_key
 from graphcl_rec.bench.quality import REFERENCE_KINDS, quality_table
@@ -134,9 +140,11 @@ def results_table(results: list[dict[str, Any]], base: Path) -> list[str]:
             f"{statistics.mean(r['best_epoch'] or 0 for r in runs):.0f} | "
             f"{statistics.mean(r['epochs_run'] for r in runs):.0f} | "
             f"{', '.join(sorted({stopped_by(r) for r in runs}))} | "
-            f"{statistics.mean(r['seconds_per_epoch'] for r in runs):.2f} | "
-            f"{statistics.mean(r['seconds_per_eval'] for r in runs):.2f} | "
-            f"{statistics.mean(r['peak_memory_mb'] for r in runs):.0f} | {links} |")
+            f"{timing_cell([r['seconds_per_epoch'] for r in runs], runs)} | "
+            f"{timing_cell([r['seconds_per_eval'] for r in runs], runs)} | "
+            f"{timing_cell([r['peak_memory_mb'] for r in runs], runs, 0)} | {links} |")
+    if any(UNLIKE_MARK in line for line in lines[2:]):
+        lines += ["", UNLIKE_NOTE]
     return lines
 
 
