@@ -88,9 +88,10 @@ def read_json(path: Path) -> Any:
 def commit_date(revision: str | None, root: Path = ROOT, form: str = "%cs") -> str:
     """The committer date (``YYYY-MM-DD``) of a recorded revision, or ``"?"``.
 
-    Results files of ``graphcl-rec bench`` record the revision a run started from
-    but no date of their own, so pages date such runs by their commit. ``form``
-    is git's format (``"%ct"``: seconds since the epoch, for sorting).
+    Results files of ``graphcl-rec bench`` record the revision of the code a run
+    loaded but (older files) no date of their own, so pages date such runs by
+    their commit. ``form`` is git's format (``"%ct"``: seconds since the epoch,
+    for sorting).
     """
     if not revision:
         return "?"

@@ -34,9 +34,9 @@ def _datasets(results: list[dict[str, Any]]) -> list[str]:
 def _provenance(results: list[dict[str, Any]], root: Path) -> list[str]:
     from graphcl_rec.bench.devices import device_cell
 
-    lines = ["| results file | protocol | device | threads | torch | platform | "
-             "graphcl_rec commit | commit date | finished (UTC) |",
-             "|" + "---|" * 9]
+    lines = ["| results file | protocol | device | threads | allocator | torch | "
+             "platform | graphcl_rec commit | commit date | finished (UTC) |",
+             "|" + "---|" * 10]
     for r in sorted(results, key=lambda r: r["path"]):
         path = rel(Path(r["path"]), root)
         dev = r.get("device", {})
@@ -46,10 +46,22 @@ def _provenance(results: list[dict[str, Any]], root: Path) -> list[str]:
         lines.append(
             f"| {source_link(path, Path(path).name, root)} | {r['protocol']} | "
             f"{device_cell([r])} "
-            f"| {dev.get('threads', '?')} | {versions.get('torch', '?')} | "
+            f"| {dev.get('threads', '?')} | {_allocator(r)} | "
+            f"{versions.get('torch', '?')} | "
             f"{versions.get('platform', '?')} | `{short(r.get('git_revision'))}` | "
             f"{commit_date(r.get('git_revision'), root)} | {finished} |")
     return lines
+
+
+def _allocator(r: dict[str, Any]) -> str:
+    """``held`` (glibc's thresholds fixed by the run), else ``system``.
+
+    Examples:
+        >>> _allocator({"allocator": {"allocator": "glibc"}}), _allocator({})
+        ('held', 'system')
+    """
+    held = (r.get("allocator") or {}).get("allocator") == "glibc"
+    return "held" if held else "system"
 
 
 def _link_files(lines: list[str], root: Path) -> list[str]:
@@ -138,10 +150,11 @@ def build(root: Path = ROOT) -> Page:
         text += ["## Selection runs", "", SELECTION_NOTE, ""]
         text += _link_files(results_table(tuning, root), root) + [""]
     text += ["## Where and when each run was made", "",
-             "The results files record the revision a run started from, its device "
-             "(the CPU model from the files that name it), threads and versions, and "
-             "(newer files) when the run finished; an older file is dated by its "
-             "commit only (it ran that day or later).", ""]
+             "The results files record the revision of the code the run's process "
+             "loaded, its device (the CPU model from the files that name it), threads "
+             "and versions, and (newer files) its allocator setting and when the run "
+             "finished; an older file is dated by its commit only (it ran that day or "
+             "later) and ran with the system's allocator.", ""]
     text += _provenance(results, root)
     quality = quality_table(main, PUBLISHED, references)
     if quality:

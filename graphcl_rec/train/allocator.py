@@ -95,9 +95,15 @@ def hold_freed_memory(mmap_threshold: int = MMAP_THRESHOLD,
             kept would be trimmed again).
 
     Examples:
-        >>> state = hold_freed_memory()
-        >>> state["allocator"] in ("glibc", "system")
-        True
+        The call is not run here: it would change the test process's allocator.
+
+        >>> hold_freed_memory()  # doctest: +SKIP
+        {'allocator': 'glibc', 'version': '2.36', 'mmap_threshold': 268435456, \
+'trim_threshold': 536870912}
+        >>> hold_freed_memory(mmap_threshold=2**30, trim_threshold=2**20)
+        Traceback (most recent call last):
+        ...
+        ValueError: 'trim_threshold' (1048576) must be >= 'mmap_threshold' (1073741824)
     """
     for name, value in (("mmap_threshold", mmap_threshold),
                         ("trim_threshold", trim_threshold)):

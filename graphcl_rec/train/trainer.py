@@ -116,6 +116,11 @@ class Trainer:
     and checkpoints; a checkpoint resumes with any ``N`` that keeps the global
     batch (:mod:`graphcl_rec.train.ddp`).
 
+    On glibc with node tables above 32 MiB, call
+    :func:`~graphcl_rec.train.allocator.hold_freed_memory` once before training
+    (the ``graphcl-rec`` training commands do): the trainer does not change the
+    process's allocator itself.
+
     Args:
         epochs: Maximum number of epochs.
         batch_size: Triples per batch.
