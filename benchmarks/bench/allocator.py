@@ -25,6 +25,7 @@ from benchmarks.bench.common import (
     common_options,
     csv,
     library_path,
+    load_split,
     run_child,
     runner_link,
 )
@@ -84,8 +85,6 @@ def summarise(children: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 def run_allocator(args: argparse.Namespace) -> Result:
-    from benchmarks.bench.common import load_split
-
     if args.steps < 1 or args.rounds < 1 or args.warmup < 0:
         raise SystemExit(f"--steps {args.steps}, --rounds {args.rounds}, --warmup "
                          f"{args.warmup}: need steps >= 1, rounds >= 1, warmup >= 0")

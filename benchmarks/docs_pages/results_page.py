@@ -60,8 +60,9 @@ def _allocator(r: dict[str, Any]) -> str:
         >>> _allocator({"allocator": {"allocator": "glibc"}}), _allocator({})
         ('held', 'system')
     """
-    held = (r.get("allocator") or {}).get("allocator") == "glibc"
-    return "held" if held else "system"
+    from graphcl_rec.bench.devices import timing_key
+
+    return "held" if timing_key(r)[3] == "glibc" else "system"
 
 
 def _link_files(lines: list[str], root: Path) -> list[str]:

@@ -23,6 +23,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["ENVIRONMENT_KEYS", "allocator_state", "hold_freed_memory"]
@@ -57,7 +58,7 @@ def _glibc() -> Any | None:
     return libc
 
 
-def _user_setting(environ: dict[str, str] | os._Environ[str]) -> str | None:
+def _user_setting(environ: Mapping[str, str]) -> str | None:
     """The user's own glibc malloc setting in the environment, if any."""
     for key in ENVIRONMENT_KEYS:
         if key in environ:
@@ -115,26 +116,27 @@ def hold_freed_memory(mmap_threshold: int = MMAP_THRESHOLD,
         raise ValueError(f"'trim_threshold' ({trim_threshold}) must be >= "
                          f"'mmap_threshold' ({mmap_threshold})")
     global _state
+    _state = _apply(mmap_threshold, trim_threshold)
+    return dict(_state)
+
+
+def _apply(mmap_threshold: int, trim_threshold: int) -> dict[str, Any]:
+    """Sets both thresholds unless the user or the C library rules it out."""
     user = _user_setting(os.environ)
     if user is not None:
-        _state = {"allocator": "system", "reason": f"environment sets {user}"}
-        return dict(_state)
+        return {"allocator": "system", "reason": f"environment sets {user}"}
     libc = _glibc()
     if libc is None:
-        _state = {"allocator": "system", "reason": "not glibc"}
-        return dict(_state)
+        return {"allocator": "system", "reason": "not glibc"}
     refused = [name for name, param, value in
                (("mmap_threshold", M_MMAP_THRESHOLD, mmap_threshold),
                 ("trim_threshold", M_TRIM_THRESHOLD, trim_threshold))
                if libc.mallopt(param, value) != 1]
     if refused:
-        _state = {"allocator": "system",
-                  "reason": f"mallopt refused {', '.join(refused)}"}
-        return dict(_state)
-    _state = {"allocator": "glibc",
-              "version": libc.gnu_get_libc_version().decode(),
-              "mmap_threshold": mmap_threshold, "trim_threshold": trim_threshold}
-    return dict(_state)
+        return {"allocator": "system",
+                "reason": f"mallopt refused {', '.join(refused)}"}
+    return {"allocator": "glibc", "version": libc.gnu_get_libc_version().decode(),
+            "mmap_threshold": mmap_threshold, "trim_threshold": trim_threshold}
 
 
 def allocator_state() -> dict[str, Any]:

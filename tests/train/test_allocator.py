@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 import textwrap
@@ -126,11 +127,8 @@ CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(allocator._glibc() is None if sys.platform.startswith("linux")
-                    else True, reason="glibc only")
+@pytest.mark.skipif(allocator._glibc() is None, reason="glibc only")
 def test_freed_blocks_are_reused_instead_of_faulted_again():
-    import os
-
     env = {k: v for k, v in os.environ.items()
            if k not in allocator.ENVIRONMENT_KEYS and k != "GLIBC_TUNABLES"}
     out = {}
