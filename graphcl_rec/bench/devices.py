@@ -50,9 +50,11 @@ def device_cell(runs: Iterable[Mapping[str, Any]]) -> str:
 
 
 UNLIKE_MARK = "†"
-UNLIKE_NOTE = (f"{UNLIKE_MARK} The seeds of this row ran on different CPU models, "
-               "thread counts or allocator settings (the results files' `device` and "
-               "`allocator`): the range of their figures is shown, not a mean.")
+UNLIKE_NOTE = (f"{UNLIKE_MARK} The seeds of this row, or the parts of a resumed run, "
+               "ran on different CPU models, thread counts or allocator settings (the "
+               "results files' `device`, `allocator` and `parts`): the range of the "
+               "seeds' figures is shown, not a mean; a run whose parts differ (or did "
+               "not record theirs) is marked although its own figure is a mean.")
 """The note under a table that has a :func:`timing_cell` range."""
 
 
@@ -74,25 +76,57 @@ def timing_key(r: Mapping[str, Any]) -> tuple[str, str, int | None, str]:
             str(alloc))
 
 
+def timing_keys(r: Mapping[str, Any]) -> set[tuple[str, str, int | None, str]]:
+    """The :func:`timing_key` of each part of a run (``parts``: a resumed run).
+
+    A file without ``parts`` is one part, the whole file. A part that recorded no
+    device (epochs from a checkpoint older than the field) gets an unrecorded
+    key, unlike any recorded one: what it ran on is not known.
+
+    Examples:
+        >>> cpu = {"type": "cpu", "threads": 1, "model": "X"}
+        >>> len(timing_keys({"device": cpu})), len(timing_keys(
+        ...     {"device": cpu, "parts": [{"from_epoch": 1, "device": cpu},
+        ...                               {"from_epoch": 9, "device": cpu}]}))
+        (1, 1)
+        >>> len(timing_keys({"device": cpu, "parts": [
+        ...     {"from_epoch": 1}, {"from_epoch": 9, "device": cpu}]}))
+        2
+    """
+    parts = r.get("parts")
+    if not parts:
+        return {timing_key(r)}
+    return {timing_key(p) for p in parts}
+
+
 def timing_cell(values: Iterable[float], runs: Iterable[Mapping[str, Any]],
                 digits: int = 2) -> str:
     """The mean of a timing or memory column, or its range for unlike runs.
 
-    Seeds measured alike (one :func:`timing_key`) give their mean; otherwise the
-    cell is ``min–max`` marked with :data:`UNLIKE_MARK`, since a mean over two
-    CPU models or thread counts describes neither (one number when the range
-    rounds to a point).
+    Seeds measured alike (one :func:`timing_key` over all their parts,
+    :func:`timing_keys`) give their mean; otherwise the cell is ``min–max``
+    marked with :data:`UNLIKE_MARK`, since a mean over two CPU models or thread
+    counts describes neither. When the range rounds to a point the cell is one
+    number, marked only if a run's own parts differ (its figure is itself a mean
+    over unlike parts).
 
     Examples:
         >>> a = {"device": {"type": "cpu", "threads": 1}}
         >>> b = {"device": {"type": "cpu", "threads": 2}}
         >>> timing_cell([1.0, 3.0], [a, a]), timing_cell([1.0, 3.0], [a, b])
         ('2.00', '1.00–3.00 †')
+        >>> timing_cell([2.0], [{**a, "parts": [a, b]}])
+        '2.00 †'
     """
     values, runs = list(values), list(runs)
     if not values:
         raise ValueError("timing_cell() needs at least one value")
     low, high = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
-    if len({timing_key(r) for r in runs}) <= 1 or low == high:
+    per_run = [timing_keys(r) for r in runs]
+    if len(set().union(*per_run)) <= 1:
         return f"{sum(values) / len(values):.{digits}f}"
-    return f"{low}–{high} {UNLIKE_MARK}"
+    if low != high:
+        return f"{low}–{high} {UNLIKE_MARK}"
+    if any(len(keys) > 1 for keys in per_run):
+        return f"{low} {UNLIKE_MARK}"
+    return f"{sum(values) / len(values):.{digits}f}"

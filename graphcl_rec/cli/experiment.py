@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -60,14 +61,41 @@ def checkpoint_seed(run_dir: str | Path) -> int:
     return int(state["config"]["seed"])
 
 
+def run_parts(records: list[dict[str, Any]], current: Mapping[str, Any]
+              ) -> list[dict[str, Any]]:
+    """``[{"from_epoch", **run_info}]``: what each part of a run ran on.
+
+    A run resumed from its checkpoint is several processes; each stores its
+    ``run_info`` (the code revision, the device with its thread count and CPU
+    model, the allocator setting) in the first epoch record it writes. A part's
+    keys are those its process recorded: epochs before the first such record (a
+    checkpoint written before they were recorded) form a part with
+    ``from_epoch`` alone, i.e. unknown; a run without records is one part with
+    ``current``.
+
+    Examples:
+        >>> run_parts([{"epoch": 1}, {"epoch": 2, "run_info": {"threads": 2}}],
+        ...           {"threads": 1})
+        [{'from_epoch': 1}, {'from_epoch': 2, 'threads': 2}]
+        >>> run_parts([], {"threads": 1})
+        [{'from_epoch': 1, 'threads': 1}]
+    """
+    parts: list[dict[str, Any]] = []
+    for rec in records:
+        info = rec.get("run_info")
+        if info is not None:
+            parts.append({"from_epoch": rec["epoch"], **info})
+        elif not parts:
+            parts.append({"from_epoch": rec["epoch"]})
+    return parts or [{"from_epoch": 1, **current}]
+
+
 def code_revisions(records: list[dict[str, Any]], current: str | None
                    ) -> list[dict[str, Any]]:
     """``[{"from_epoch", "git_revision"}]``: the code each part of a run ran.
 
-    Read from the ``run_info`` the runner stores in the first epoch record of
-    every fit (a first run and each resume). Epochs before the first such record
-    (a checkpoint written before revisions were recorded) are attributed to
-    ``None``, i.e. unknown; a run without records gets ``current`` from epoch 1.
+    :func:`run_parts` narrowed to the revision; ``None`` where a part did not
+    record one.
 
     Examples:
         >>> code_revisions([{"epoch": 1, "run_info": {"git_revision": "a"}},
@@ -75,15 +103,8 @@ def code_revisions(records: list[dict[str, Any]], current: str | None
         ...                 {"epoch": 3, "run_info": {"git_revision": "b"}}], "b")
         [{'from_epoch': 1, 'git_revision': 'a'}, {'from_epoch': 3, 'git_revision': 'b'}]
     """
-    parts: list[dict[str, Any]] = []
-    for rec in records:
-        info = rec.get("run_info")
-        if info is not None:
-            parts.append({"from_epoch": rec["epoch"],
-                          "git_revision": info.get("git_revision")})
-        elif not parts:
-            parts.append({"from_epoch": rec["epoch"], "git_revision": None})
-    return parts or [{"from_epoch": 1, "git_revision": current}]
+    return [{"from_epoch": p["from_epoch"], "git_revision": p.get("git_revision")}
+            for p in run_parts(records, {"git_revision": current})]
 
 
 def make_trainer(cfg: RunConfig, progress: bool = True,
@@ -211,9 +232,12 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         claim_run(out, stem, overwrite)
     if run_dir is None and write and checkpoints:
         run_dir = out / stem
+    # What this process is, for each part of a resumed run (``parts``).
+    run_info = {"git_revision": revision,
+                "device": device_info(resolve_device(cfg.train.device)),
+                "allocator": allocator_state()}
     trainer = make_trainer(cfg, progress=progress, log_path=log_path,
-                           checkpoint_dir=run_dir,
-                           run_info={"git_revision": revision})
+                           checkpoint_dir=run_dir, run_info=run_info)
     t0 = time.perf_counter()
     history = trainer.fit(model, train, val,
                           resume=Path(resume) if resume is not None else False,
@@ -248,6 +272,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         "best_epoch": history.best_epoch, "epochs_run": len(history),
         "resumed_from_epoch": trainer.resumed_from,
         "code_revisions": code_revisions(history.records, revision),
+        "parts": run_parts(history.records, run_info),
         "changed_on_resume": trainer.changed_on_resume,
         "stopped_early": history.stopped_early, "val_best": history.best,
         "sparsity": sparsity,

@@ -7,6 +7,7 @@ from graphcl_rec.bench.devices import (
     device_label,
     timing_cell,
     timing_key,
+    timing_keys,
 )
 from graphcl_rec.bench.report import results_table
 
@@ -95,3 +96,20 @@ def test_results_table_notes_a_range(tmp_path):
     # Equal figures stay one number, whatever the runs.
     assert f"| 10.00–20.00 {UNLIKE_MARK} | 1.00 | 900 |" in unlike[2]
     assert unlike[-2:] == ["", UNLIKE_NOTE]
+
+
+def test_timing_keys_of_a_run_are_those_of_its_parts():
+    one, two = _timed(), _timed(threads=2)
+    assert timing_keys(one) == {timing_key(one)}
+    assert timing_keys({**two, "parts": [one, one]}) == {timing_key(one)}
+    # A part from before the fields: not known, so unlike any recorded one.
+    assert len(timing_keys({**one, "parts": [{"from_epoch": 1}, one]})) == 2
+
+
+def test_timing_cell_marks_a_run_whose_parts_differ():
+    mixed = {**_timed(), "parts": [_timed(), _timed(threads=2)]}
+    assert timing_cell([2.0], [mixed]) == f"2.00 {UNLIKE_MARK}"
+    assert timing_cell([2.0, 2.0], [mixed, _timed()]) == f"2.00 {UNLIKE_MARK}"
+    assert timing_cell([1.0, 3.0], [mixed, mixed]) == f"1.00–3.00 {UNLIKE_MARK}"
+    alike = {**_timed(), "parts": [_timed(), _timed()]}
+    assert timing_cell([1.0, 3.0], [alike, _timed()]) == "2.00"

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import graphcl_rec.cli.experiment as experiment
+from graphcl_rec.bench.devices import UNLIKE_MARK, timing_cell, timing_keys
 from graphcl_rec.cli.config import RunConfig, TrainConfig
 from graphcl_rec.cli.main import main
 from graphcl_rec.data import concat
@@ -77,12 +78,38 @@ def test_each_part_of_a_resumed_run_records_its_code(tmp_path, config, monkeypat
     assert res["git_revision"] == "bbbbbbb"
     assert res["code_revisions"] == [{"from_epoch": 1, "git_revision": "aaaaaaa"},
                                      {"from_epoch": 3, "git_revision": "bbbbbbb"}]
-    assert [r.get("run_info") for r in res["history"]] == [
-        {"git_revision": "aaaaaaa"}, None, {"git_revision": "bbbbbbb"}, None]
+    assert [(r.get("run_info") or {}).get("git_revision") for r in res["history"]
+            ] == ["aaaaaaa", None, "bbbbbbb", None]
     logged = [json.loads(line) for line in
               (out / "tiny-seed3.epochs.jsonl").read_text().splitlines()]
     assert [r.get("run_info") for r in logged] == [r.get("run_info")
                                                    for r in res["history"]]
+
+
+def test_each_part_of_a_resumed_run_records_its_threads_and_allocator(
+        tmp_path, config, monkeypatch):
+    out = tmp_path / "out"
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert main(["train", str(config), "--out", str(out), "--no-progress",
+                     "--train.epochs=2"]) == 0
+        torch.set_num_threads(2)
+        monkeypatch.setattr(experiment, "allocator_state",
+                            lambda: {"allocator": "glibc", "mmap_threshold": 1})
+        assert main(["train", str(config), "--resume", str(out / "tiny-seed3"),
+                     "--no-progress"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    res = json.loads((out / "tiny-seed3.json").read_text())
+    first, second = res["parts"]
+    assert (first["from_epoch"], second["from_epoch"]) == (1, 3)
+    assert (first["device"]["threads"], second["device"]["threads"]) == (1, 2)
+    assert first["allocator"]["allocator"] != "glibc"  # the test process's own
+    assert second["allocator"] == {"allocator": "glibc", "mmap_threshold": 1}
+    assert res["device"] == second["device"]
+    assert len(timing_keys(res)) == 2
+    assert timing_cell([res["seconds_per_epoch"]], [res]).endswith(UNLIKE_MARK)
 
 
 def test_code_revisions_of_a_checkpoint_made_before_they_were_recorded():
