@@ -107,6 +107,7 @@ def build(root: Path = ROOT) -> Page:
         PUBLISHED,
         QUALITY_NOTE,
         SELECTION_NOTE,
+        VARIANT_NOTE,
         is_selection,
         load_references,
         load_results,
@@ -114,6 +115,7 @@ def build(root: Path = ROOT) -> Page:
         sparsity_table,
         stopped_by,
     )
+    from graphcl_rec.bench.variants import variant_table
 
     results = [r for r in load_results(root / "benchmarks" / "results")
                if not rel(Path(r["path"]), root).startswith(IGNORED)]
@@ -147,6 +149,10 @@ def build(root: Path = ROOT) -> Page:
     if challengers:
         text += ["## Beyond the published table", "", CHALLENGER_NOTE, ""]
         text += _link_files(challengers, root) + [""]
+    variants = variant_table(main, root)
+    if variants:
+        text += ["## Variants against their base configs", "", VARIANT_NOTE, ""]
+        text += _link_files(variants, root) + [""]
     if tuning:
         text += ["## Selection runs", "", SELECTION_NOTE, ""]
         text += _link_files(results_table(tuning, root), root) + [""]

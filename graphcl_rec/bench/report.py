@@ -20,6 +20,7 @@ from graphcl_rec.bench.devices import (
 from graphcl_rec.bench.plots import plot_curves, plot_sparsity
 from graphcl_rec.bench.published import PUBLISHED, dataset_of, published_key
 from graphcl_rec.bench.quality import REFERENCE_KINDS, quality_table
+from graphcl_rec.bench.variants import variant_table
 
 SELECTION_NOTE = (
     "Runs made to choose a setting on the validation split (files under a "
@@ -39,6 +40,15 @@ CHALLENGER_NOTE = (
     "figure of its objective (legacy runs, test selects the epoch as the papers "
     "did): the margin is (mean − published) / sd over the seeds, and a config "
     "beats the figure when both margins exceed 2 over at least three seeds.")
+
+VARIANT_NOTE = (
+    "Each variant (a config whose name extends another's, e.g. `xsimgcl_d128` of "
+    "`xsimgcl`) against its base config's runs on the same dataset, protocol and "
+    "device kind, so also where no figure is published: the difference of the "
+    "means, relative to the base's, and Welch's t (— below two seeds a side); "
+    "`differs in` lists the config keys whose values differ, i.e. what made the "
+    "difference. Keys one results file does not record (settings added or "
+    "renamed after it was written) are listed apart, not compared.")
 
 SELECTION_DIR = "selection"
 """Results under a folder of this name are hyperparameter-selection runs."""
@@ -201,6 +211,10 @@ def write_report(results_dir: str | Path, report: str | Path) -> Path:
     if challengers:
         text += ["", "## Beyond the published table", "", CHALLENGER_NOTE, ""]
         text += challengers
+    variants = variant_table(main, base)
+    if variants:
+        text += ["", "## Variants against their base configs", "", VARIANT_NOTE, ""]
+        text += variants
     if tuning:
         text += ["", "## Selection runs", "", SELECTION_NOTE, ""]
         text += results_table(tuning, base)
