@@ -108,6 +108,7 @@ def build(root: Path = ROOT) -> Page:
         QUALITY_NOTE,
         SELECTION_NOTE,
         VARIANT_NOTE,
+        VARIANT_TIME_NOTE,
         is_selection,
         load_references,
         load_results,
@@ -115,7 +116,7 @@ def build(root: Path = ROOT) -> Page:
         sparsity_table,
         stopped_by,
     )
-    from graphcl_rec.bench.variants import variant_table
+    from graphcl_rec.bench.variants import variant_table, variant_time_table
 
     results = [r for r in load_results(root / "benchmarks" / "results")
                if not rel(Path(r["path"]), root).startswith(IGNORED)]
@@ -153,6 +154,8 @@ def build(root: Path = ROOT) -> Page:
     if variants:
         text += ["## Variants against their base configs", "", VARIANT_NOTE, ""]
         text += _link_files(variants, root) + [""]
+        text += ["## Variants: time to their base's level", "", VARIANT_TIME_NOTE, ""]
+        text += _link_files(variant_time_table(main, root), root) + [""]
     if tuning:
         text += ["## Selection runs", "", SELECTION_NOTE, ""]
         text += _link_files(results_table(tuning, root), root) + [""]

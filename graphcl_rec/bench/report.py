@@ -20,7 +20,7 @@ from graphcl_rec.bench.devices import (
 from graphcl_rec.bench.plots import plot_curves, plot_sparsity
 from graphcl_rec.bench.published import PUBLISHED, dataset_of, published_key
 from graphcl_rec.bench.quality import REFERENCE_KINDS, quality_table
-from graphcl_rec.bench.variants import variant_table
+from graphcl_rec.bench.variants import variant_table, variant_time_table
 
 SELECTION_NOTE = (
     "Runs made to choose a setting on the validation split (files under a "
@@ -49,6 +49,15 @@ VARIANT_NOTE = (
     "`differs in` lists the config keys whose values differ, i.e. what made the "
     "difference. Keys one results file does not record (settings added or "
     "renamed after it was written) are listed apart, not compared.")
+
+VARIANT_TIME_NOTE = (
+    "For each variant and its base, the level every base seed reached (the lowest "
+    "of their best Recall@20 on the selection split: validation for `validated` "
+    "runs, test for `legacy` ones) and when each run first reached it: the epoch, "
+    "the training minutes up to it, then with the evaluations made on the way. "
+    "Minutes compare only runs timed alike (the `timed on` column; † where a "
+    "resumed run's parts were timed on different settings); a pause counts in "
+    "them, which the median epoch beside them shows.")
 
 SELECTION_DIR = "selection"
 """Results under a folder of this name are hyperparameter-selection runs."""
@@ -215,6 +224,9 @@ def write_report(results_dir: str | Path, report: str | Path) -> Path:
     if variants:
         text += ["", "## Variants against their base configs", "", VARIANT_NOTE, ""]
         text += variants
+        text += ["", "## Variants: time to their base's level", "",
+                 VARIANT_TIME_NOTE, ""]
+        text += variant_time_table(main, base)
     if tuning:
         text += ["", "## Selection runs", "", SELECTION_NOTE, ""]
         text += results_table(tuning, base)

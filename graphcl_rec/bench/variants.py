@@ -27,8 +27,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from graphcl_rec.bench.devices import device_cell, device_label
+from graphcl_rec.bench.devices import (
+    UNLIKE_MARK,
+    device_cell,
+    device_label,
+    timing_key,
+    timing_keys,
+)
 from graphcl_rec.bench.published import dataset_of, model_key
+from graphcl_rec.bench.quality import first_reached
 
 METRICS: tuple[str, str] = ("recall@20", "ndcg@20")
 
@@ -145,6 +152,33 @@ def _mean_sd(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f}{sd}"
 
 
+def pairs(results: list[dict[str, Any]]
+          ) -> list[tuple[str, str, list[dict[str, Any]], list[dict[str, Any]]]]:
+    """``(dataset, protocol, variant runs, base runs)`` for each variant with a base.
+
+    Runs are grouped by dataset, protocol, device kind and model key; a group's
+    base is the group of the same dataset, protocol and device kind whose model
+    key :func:`base_key` picks.
+    """
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        ds = dataset_of(r)
+        groups[(ds, r["protocol"], device_label(r), model_key(r["name"], ds))].append(r)
+    out = []
+    for (ds, protocol, label, key), runs in sorted(groups.items()):
+        keys = {k for (d, p, lab, k) in groups if (d, p, lab) == (ds, protocol, label)}
+        parent = base_key(key, keys)
+        if parent is not None:
+            out.append((ds, protocol, runs, groups[(ds, protocol, label, parent)]))
+    return out
+
+
+def _links(runs: list[dict[str, Any]], base: Path) -> str:
+    return " ".join(f"[{r['seed']}]({Path(r['path']).relative_to(base)})"
+                    if Path(r.get("path", "")).is_relative_to(base)
+                    else str(r["seed"]) for r in runs)
+
+
 def variant_table(results: list[dict[str, Any]], base: Path) -> list[str]:
     """Markdown rows: each variant against its base config's runs.
 
@@ -156,20 +190,10 @@ def variant_table(results: list[dict[str, Any]], base: Path) -> list[str]:
     Returns:
         The table's lines, or ``[]`` when no variant has a base among ``results``.
     """
-    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for r in results:
-        ds = dataset_of(r)
-        groups[(ds, r["protocol"], device_label(r), model_key(r["name"], ds))].append(r)
     lines = ["| dataset | protocol | variant | base | device | seeds | recall@20 |"
              " base | diff (Welch t) | ndcg@20 | base | diff (Welch t) | differs in |"
-             " runs |",
-             "|" + "---|" * 14]
-    for (ds, protocol, label, key), runs in sorted(groups.items()):
-        keys = {k for (d, p, lab, k) in groups if (d, p, lab) == (ds, protocol, label)}
-        parent = base_key(key, keys)
-        if parent is None:
-            continue
-        others = groups[(ds, protocol, label, parent)]
+             " runs |", "|" + "---|" * 14]
+    for ds, protocol, runs, others in pairs(results):
         cells = []
         for metric in METRICS:
             x = [r["test"][metric] for r in runs]
@@ -180,11 +204,71 @@ def variant_table(results: list[dict[str, Any]], base: Path) -> list[str]:
             cells += [_mean_sd(x), _mean_sd(y),
                       f"{gap:+.4f} ({gap / statistics.mean(y) * 100:+.1f} %; {shown})"]
         differs = describe(config_diff(others[0]["config"], runs[0]["config"]))
-        links = " ".join(f"[{r['seed']}]({Path(r['path']).relative_to(base)})"
-                         if Path(r.get("path", "")).is_relative_to(base)
-                         else str(r["seed"]) for r in runs)
         lines.append(
             f"| {ds} | {protocol} | {runs[0]['name']} | {others[0]['name']} | "
             f"{device_cell(runs)} | {len(runs)} / {len(others)} | "
-            + " | ".join(cells) + f" | {differs} | {links} |")
+            + " | ".join(cells) + f" | {differs} | {_links(runs, base)} |")
+    return lines if len(lines) > 2 else []
+
+
+def best_selection(r: Mapping[str, Any], metric: str = "recall@20") -> float:
+    """The best ``metric`` a run's history reached on its selection split."""
+    return max(((rec.get("val") or {}).get(metric) or 0.0
+                for rec in r.get("history") or []), default=0.0)
+
+
+def timed_on(r: Mapping[str, Any]) -> str:
+    """What a run was timed on: device, CPU model, threads, allocator.
+
+    Examples:
+        >>> timed_on({"device": {"type": "cpu", "threads": 1, "model": "AMD EPYC"},
+        ...           "allocator": {"allocator": "glibc"}})
+        'cpu, AMD EPYC, 1 thread, held allocator'
+        >>> timed_on({})
+        'cpu, model not recorded, threads not recorded, system allocator'
+    """
+    label, model, threads, alloc = timing_key(r)
+    count = ("threads not recorded" if threads is None
+             else f"{threads} thread{'s' if threads != 1 else ''}")
+    return (f"{label}, {model}, {count}, "
+            f"{'held' if alloc == 'glibc' else alloc} allocator")
+
+
+def variant_time_table(results: list[dict[str, Any]], base: Path) -> list[str]:
+    """Markdown rows: minutes each variant and base run took to the base's level.
+
+    The level is the lowest best selection-split Recall@20 among the base's
+    seeds, so every base seed reaches it; each run's first evaluated epoch at or
+    above it and the training minutes up to it (then with the evaluations), as in
+    :func:`~graphcl_rec.bench.quality.first_reached`. Minutes compare only runs
+    timed alike: the timing column is marked where the seeds or a run's parts
+    differ: each row names what its run was timed on
+    (:func:`~graphcl_rec.bench.devices.timing_key`), marked with
+    :data:`~graphcl_rec.bench.devices.UNLIKE_MARK` where a resumed run's parts
+    differ.
+
+    Args:
+        results: Results JSON objects (as :func:`variant_table`, with ``history``).
+        base: The report's folder: links to result files are relative to it.
+
+    Returns:
+        The table's lines, or ``[]`` when no variant has a base among ``results``.
+    """
+    lines = ["| dataset | protocol | variant | base | level (base's lowest best) |"
+             " config | seed | timed on | reached (train / with eval) |"
+             " median training s/epoch |", "|" + "---|" * 10]
+    for ds, protocol, runs, others in pairs(results):
+        level = min(best_selection(r) for r in others)
+        for r in [*others, *runs]:
+            hit = first_reached(r.get("history") or [], level)
+            reached = ("not reached" if hit is None else
+                       f"epoch {hit.epoch}: {hit.train_seconds / 60:.1f} / "
+                       f"{hit.wall_seconds / 60:.1f} min")
+            median = statistics.median(float(h.get("train_seconds") or 0.0)
+                                       for h in r.get("history") or [{}])
+            mixed = f" {UNLIKE_MARK}" if len(timing_keys(r)) > 1 else ""
+            lines.append(
+                f"| {ds} | {protocol} | {runs[0]['name']} | {others[0]['name']} | "
+                f"{level:.4f} | {r['name']} | {_links([r], base)} | "
+                f"{timed_on(r)}{mixed} | {reached} | {median:.1f} |")
     return lines if len(lines) > 2 else []

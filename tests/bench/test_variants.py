@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
+from graphcl_rec.bench.devices import UNLIKE_MARK
 from graphcl_rec.bench.report import write_report
 from graphcl_rec.bench.variants import (
     base_key,
@@ -13,6 +14,7 @@ from graphcl_rec.bench.variants import (
     describe,
     flatten,
     variant_table,
+    variant_time_table,
     welch_t,
 )
 
@@ -130,3 +132,40 @@ def test_report_has_the_section_only_when_a_pair_exists(tmp_path):
     assert "| gowalla | validated | xsimgcl_d128_gowalla | xsimgcl_gowalla |" in section
     assert "+0.0100 (+5.6 %; —)" in section
     assert "## Variants" not in report(pair[:1], "b")
+
+
+def _curve(run, vals, seconds=60.0):
+    run["history"] = [{"epoch": i + 1, "train_seconds": seconds, "eval_seconds": 6.0,
+                       "val": {"recall@20": v}} for i, v in enumerate(vals)]
+    return run
+
+
+def test_time_table_reaches_the_lowest_best_of_the_base():
+    base = [_curve(_run("xsimgcl", 0, 0.1, 0.1), [0.10, 0.20, 0.21]),
+            _curve(_run("xsimgcl", 1, 0.1, 0.1), [0.10, 0.19, 0.20])]
+    variant = [_curve(_run("xsimgcl_d128", 0, 0.1, 0.1, dim=128), [0.20, 0.25], 180.0),
+               _curve(_run("xsimgcl_d128", 1, 0.1, 0.1, dim=128), [0.15, 0.18])]
+    rows = [[c.strip() for c in line.strip("|").split("|")]
+            for line in variant_time_table(base + variant, Path("/x"))[2:]]
+    assert [r[4] for r in rows] == ["0.2000"] * 4  # min(0.21, 0.20)
+    assert [(r[5], r[6]) for r in rows] == [
+        ("xsimgcl_gowalla", "0"), ("xsimgcl_gowalla", "1"),
+        ("xsimgcl_d128_gowalla", "0"), ("xsimgcl_d128_gowalla", "1")]
+    assert [r[8] for r in rows] == ["epoch 2: 2.0 / 2.2 min", "epoch 3: 3.0 / 3.3 min",
+                                    "epoch 1: 3.0 / 3.1 min", "not reached"]
+    assert [r[9] for r in rows] == ["60.0", "60.0", "180.0", "60.0"]
+    assert rows[0][7] == ("cpu, model not recorded, threads not recorded, "
+                          "system allocator")
+
+
+def test_time_table_marks_a_run_whose_parts_were_timed_unlike():
+    one = {"type": "cpu", "threads": 1, "model": "M"}
+    two = {**one, "threads": 2}
+    base = [_curve(_run("xsimgcl", 0, 0.1, 0.1, device=two), [0.2])]
+    mixed = _curve(_run("xsimgcl_d128", 0, 0.1, 0.1, device=two), [0.1, 0.2])
+    mixed["parts"] = [{"from_epoch": 1, "device": one},
+                      {"from_epoch": 2, "device": two}]
+    rows = variant_time_table([*base, mixed], Path("/x"))[2:]
+    assert "| cpu, M, 2 threads, system allocator |" in rows[0]
+    assert f"| cpu, M, 2 threads, system allocator {UNLIKE_MARK} |" in rows[1]
+    assert variant_time_table(base, Path("/x")) == []
