@@ -42,7 +42,8 @@ CHALLENGER_NOTE = (
     "beats the figure when both margins exceed 2 over at least three seeds.")
 
 VARIANT_NOTE = (
-    "Each variant (a config whose name extends another's, e.g. `xsimgcl_d128` of "
+    "Each variant (a config whose name extends another's at `_` or `-`, e.g. "
+    "`xsimgcl_d128` of "
     "`xsimgcl`) against its base config's runs on the same dataset, protocol and "
     "device kind, so also where no figure is published: the difference of the "
     "means, relative to the base's, and Welch's t (— below two seeds a side); "

@@ -2,7 +2,7 @@ r"""Variants of a config, against their base config's own runs.
 
 A *variant* is a config whose model key (its name without ``_<dataset>``,
 :func:`~graphcl_rec.bench.published.model_key`) extends another config's at an
-underscore: ``xsimgcl_d128`` is a variant of ``xsimgcl``, ``sgl_ed_bf16`` of
+underscore or a hyphen: ``xsimgcl_d128`` is a variant of ``xsimgcl``, ``sgl_ed_bf16`` of
 ``sgl_ed``. Its *base* is the config with the longest such key among the runs of
 the same dataset, protocol and device kind. Unlike the challenger table, which
 needs a published figure, this comparison works on every dataset, so a variant
@@ -21,6 +21,7 @@ and names the config keys in which the two differ: what made the difference.
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
@@ -47,19 +48,19 @@ the run went): left out of the differences."""
 
 
 def base_key(key: str, keys: set[str]) -> str | None:
-    """The longest of ``keys`` that ``key`` extends at an underscore, if any.
+    """The longest of ``keys`` that ``key`` extends at an ``_`` or a ``-``, if any.
 
     Examples:
         >>> base_key("sgl_ed_bf16", {"sgl", "sgl_ed", "xsimgcl"})
         'sgl_ed'
-        >>> base_key("xsimgcl", {"xsimgcl", "sgl"}) is None
+        >>> base_key("ml-100k-lightgcl-dot-sum", {"ml-100k-lightgcl",
+        ...                                       "ml-100k-lightgcl-dot"})
+        'ml-100k-lightgcl-dot'
+        >>> base_key("xsimgcl", {"xsimgcl", "xsim"}) is None
         True
     """
-    parts = key.split("_")
-    for cut in range(len(parts) - 1, 0, -1):
-        if (prefix := "_".join(parts[:cut])) in keys:
-            return prefix
-    return None
+    cuts = sorted((m.start() for m in re.finditer(r"[_-]", key)), reverse=True)
+    return next((key[:cut] for cut in cuts if key[:cut] in keys), None)
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -169,3 +169,15 @@ def test_time_table_marks_a_run_whose_parts_were_timed_unlike():
     assert "| cpu, M, 2 threads, system allocator |" in rows[0]
     assert f"| cpu, M, 2 threads, system allocator {UNLIKE_MARK} |" in rows[1]
     assert variant_time_table(base, Path("/x")) == []
+
+
+def test_hyphenated_names_pair_too():
+    def run(name, seed, recall):
+        r = _run(name, seed, recall, recall, dataset="ml-100k")
+        r["name"] = r["config"]["name"] = name  # ML-100K configs: no suffix
+        return r
+    runs = [run("ml-100k-mixgcf", s, 0.30) for s in range(2)] + [
+        run("ml-100k-mixgcf-16", s, 0.38) for s in range(2)]
+    rows = variant_table(runs, Path("/x"))[2:]
+    assert len(rows) == 1
+    assert "| ml-100k-mixgcf-16 | ml-100k-mixgcf |" in rows[0]
