@@ -218,6 +218,18 @@ def best_selection(r: Mapping[str, Any], metric: str = "recall@20") -> float:
                 for rec in r.get("history") or []), default=0.0)
 
 
+def span(train: float, wall: float) -> str:
+    """``train / wall`` in minutes, or in seconds when ``wall`` is under a minute.
+
+    Examples:
+        >>> span(90.0, 99.0), span(2.61, 2.72)
+        ('1.5 / 1.6 min', '2.6 / 2.7 s')
+    """
+    if wall < 60.0:
+        return f"{train:.1f} / {wall:.1f} s"
+    return f"{train / 60:.1f} / {wall / 60:.1f} min"
+
+
 def timed_on(r: Mapping[str, Any]) -> str:
     """What a run was timed on: device, CPU model, threads, allocator.
 
@@ -262,9 +274,8 @@ def variant_time_table(results: list[dict[str, Any]], base: Path) -> list[str]:
         level = min(best_selection(r) for r in others)
         for r in [*others, *runs]:
             hit = first_reached(r.get("history") or [], level)
-            reached = ("not reached" if hit is None else
-                       f"epoch {hit.epoch}: {hit.train_seconds / 60:.1f} / "
-                       f"{hit.wall_seconds / 60:.1f} min")
+            reached = ("not reached" if hit is None else f"epoch {hit.epoch}: "
+                       + span(hit.train_seconds, hit.wall_seconds))
             median = statistics.median(float(h.get("train_seconds") or 0.0)
                                        for h in r.get("history") or [{}])
             mixed = f" {UNLIKE_MARK}" if len(timing_keys(r)) > 1 else ""
