@@ -35,7 +35,9 @@ cost against graph size)."""
 
 
 def _bench_rows(results: list[dict[str, Any]], root: Path) -> list[str]:
-    lines = ["| dataset | config | protocol | device | threads | s / epoch | "
+    from graphcl_rec.bench.devices import median_epoch_seconds
+
+    lines = ["| dataset | config | protocol | device | threads | s / epoch (median) | "
              "s / evaluation | peak MB | epochs run | commit | file |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(results, key=lambda r: (r["config"]["data"].get("dataset") or "",
@@ -46,7 +48,7 @@ def _bench_rows(results: list[dict[str, Any]], root: Path) -> list[str]:
         lines.append(
             f"| {r['config']['data'].get('dataset') or 'custom'} | {r['name']} | "
             f"{r['protocol']} | {where} | {dev.get('threads', '?')} | "
-            f"{r['seconds_per_epoch']:.2f} | {r['seconds_per_eval']:.2f} | "
+            f"{median_epoch_seconds(r):.2f} | {r['seconds_per_eval']:.2f} | "
             f"{r['peak_memory_mb']:.0f} | {r['epochs_run']} | "
             f"`{short(r.get('git_revision'))}` | "
             f"{source_link(path, Path(path).name, root)} |")
@@ -129,7 +131,9 @@ def _perf_log(root: Path) -> list[str]:
 
 def _figure(results: list[dict[str, Any]], out: Path) -> None:
     plt = pyplot()
-    rows = sorted(results, key=lambda r: r["seconds_per_epoch"])
+    from graphcl_rec.bench.devices import median_epoch_seconds
+
+    rows = sorted(results, key=median_epoch_seconds)
     labels = []
     for r in rows:
         dev = r.get("device", {})
@@ -137,12 +141,12 @@ def _figure(results: list[dict[str, Any]], out: Path) -> None:
                                     f"{dev.get('threads', '?')} thr.")
         labels.append(f"{r['name']} [{r['protocol']}, {where}] seed {r['seed']}")
     fig, ax = plt.subplots(figsize=(9, 0.22 * len(rows) + 1.2))
-    ax.barh(range(len(rows)), [r["seconds_per_epoch"] for r in rows],
+    ax.barh(range(len(rows)), [median_epoch_seconds(r) for r in rows],
             color=["tab:orange" if r.get("device", {}).get("name") else "tab:blue"
                    for r in rows])
     ax.set_yticks(range(len(rows)), labels, fontsize=7)
     ax.set_xscale("log")
-    ax.set_xlabel("seconds per training epoch (log scale; orange: GPU)")
+    ax.set_xlabel("median seconds per training epoch (log scale; orange: GPU)")
     ax.grid(axis="x", alpha=0.3)
     save(fig, out / "seconds_per_epoch.png")
 
@@ -170,7 +174,8 @@ def build(root: Path = ROOT) -> Page:
         "process. See also [running on a CPU](cpu.md).", "",
         "## Seconds per epoch of the benchmark runs", "",
         "From the results files of `graphcl-rec bench` ([results page](results.md)): "
-        "the mean training seconds per epoch, the mean seconds per evaluation of the "
+        "the median training seconds per epoch (a paused epoch moves a mean by its "
+        "whole pause, the median barely), the mean seconds per evaluation of the "
         "selection split, and the process's peak memory (on CPU the peak resident "
         "memory, which carries over between runs made by one `bench` call).", ""]
     text += _bench_rows(results, root)

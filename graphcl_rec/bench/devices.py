@@ -8,6 +8,7 @@ minutes measured on two CPU models are not comparable.
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -97,6 +98,35 @@ def timing_keys(r: Mapping[str, Any]) -> set[tuple[str, str, int | None, str]]:
     if not parts:
         return {timing_key(r)}
     return {timing_key(p) for p in parts}
+
+
+def median_train_seconds(history: Iterable[Mapping[str, Any]]) -> float | None:
+    """The median ``train_seconds`` of per-epoch records (``None`` without any).
+
+    A mean is moved by one paused epoch (``kill -STOP`` while something else is
+    timed, a laptop asleep) by its whole pause; the median barely moves.
+
+    Examples:
+        >>> median_train_seconds([{"train_seconds": 10.0}, {"train_seconds": 100.0},
+        ...                       {"train_seconds": 11.0}, {"epoch": 4}])
+        11.0
+    """
+    times = [float(h["train_seconds"]) for h in history
+             if h.get("train_seconds") is not None]
+    return statistics.median(times) if times else None
+
+
+def median_epoch_seconds(r: Mapping[str, Any]) -> float:
+    """A run's median training seconds per epoch (:func:`median_train_seconds`).
+
+    A run without per-epoch times gives its ``seconds_per_epoch`` (a mean).
+
+    Examples:
+        >>> median_epoch_seconds({"seconds_per_epoch": 40.0, "history": []})
+        40.0
+    """
+    median = median_train_seconds(r.get("history") or [])
+    return float(r["seconds_per_epoch"]) if median is None else median
 
 
 def timing_cell(values: Iterable[float], runs: Iterable[Mapping[str, Any]],

@@ -21,12 +21,11 @@ not of the method).
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphcl_rec.bench.devices import device_cell
+from graphcl_rec.bench.devices import device_cell, median_train_seconds
 from graphcl_rec.bench.published import published_key
 
 THRESHOLDS: tuple[float, ...] = (0.95, 1.0)
@@ -108,11 +107,6 @@ def first_reached(history: list[dict[str, Any]], target: float,
     return None
 
 
-def _median_epoch(history: list[dict[str, Any]]) -> float:
-    """Median training seconds of an epoch (a paused epoch barely moves it)."""
-    return statistics.median(float(r.get("train_seconds") or 0.0) for r in history)
-
-
 def _cell(hit: Reached | None) -> str:
     if hit is None:
         return "not reached"
@@ -162,7 +156,7 @@ def quality_table(results: list[dict[str, Any]],
         hits = [first_reached(history, share * pub[0]) for share in THRESHOLDS]
         best = max((rec.get("val") or {}).get("recall@20") or 0.0 for rec in history)
         rows.append((ds, name, device, seed, pub[0], hits, best, len(history),
-                     _median_epoch(history)))
+                     median_train_seconds(history) or 0.0))
     if not rows:
         return []
     lines = ["| dataset | config | device | seed | published recall@20 | "

@@ -15,6 +15,7 @@ from graphcl_rec.bench.devices import (
     UNLIKE_NOTE,
     device_cell,
     device_label,
+    median_epoch_seconds,
     timing_cell,
 )
 from graphcl_rec.bench.plots import plot_curves, plot_sparsity
@@ -140,7 +141,7 @@ def results_table(results: list[dict[str, Any]], base: Path) -> list[str]:
         groups[(dataset_of(r), r["name"], r["protocol"], device_label(r))].append(r)
     lines = ["| dataset | config | protocol | device | seeds | recall@20 | "
              "published | rel. diff | ndcg@20 | published | best epoch | epochs run |"
-             " stopped by | s/epoch | s/eval | peak MB | runs |",
+             " stopped by | s/epoch (median) | s/eval | peak MB | runs |",
              "|" + "---|" * 17]
     for (ds, name, protocol, _), runs in sorted(groups.items()):
         rec = [r["test"]["recall@20"] for r in runs]
@@ -160,7 +161,7 @@ def results_table(results: list[dict[str, Any]], base: Path) -> list[str]:
             f"{statistics.mean(r['best_epoch'] or 0 for r in runs):.0f} | "
             f"{statistics.mean(r['epochs_run'] for r in runs):.0f} | "
             f"{', '.join(sorted({stopped_by(r) for r in runs}))} | "
-            f"{timing_cell([r['seconds_per_epoch'] for r in runs], runs)} | "
+            f"{timing_cell([median_epoch_seconds(r) for r in runs], runs)} | "
             f"{timing_cell([r['seconds_per_eval'] for r in runs], runs)} | "
             f"{timing_cell([r['peak_memory_mb'] for r in runs], runs, 0)} | {links} |")
     if any(UNLIKE_MARK in line for line in lines[2:]):

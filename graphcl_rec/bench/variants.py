@@ -32,6 +32,7 @@ from graphcl_rec.bench.devices import (
     UNLIKE_MARK,
     device_cell,
     device_label,
+    median_epoch_seconds,
     timing_key,
     timing_keys,
 )
@@ -276,8 +277,7 @@ def variant_time_table(results: list[dict[str, Any]], base: Path) -> list[str]:
             hit = first_reached(r.get("history") or [], level)
             reached = ("not reached" if hit is None else f"epoch {hit.epoch}: "
                        + span(hit.train_seconds, hit.wall_seconds))
-            median = statistics.median(float(h.get("train_seconds") or 0.0)
-                                       for h in r.get("history") or [{}])
+            median = median_epoch_seconds(r)
             mixed = f" {UNLIKE_MARK}" if len(timing_keys(r)) > 1 else ""
             lines.append(
                 f"| {ds} | {protocol} | {runs[0]['name']} | {others[0]['name']} | "

@@ -5,6 +5,8 @@ from graphcl_rec.bench.devices import (
     UNLIKE_NOTE,
     device_cell,
     device_label,
+    median_epoch_seconds,
+    median_train_seconds,
     timing_cell,
     timing_key,
     timing_keys,
@@ -113,3 +115,13 @@ def test_timing_cell_marks_a_run_whose_parts_differ():
     assert timing_cell([1.0, 3.0], [mixed, mixed]) == f"1.00–3.00 {UNLIKE_MARK}"
     alike = {**_timed(), "parts": [_timed(), _timed()]}
     assert timing_cell([1.0, 3.0], [alike, _timed()]) == "2.00"
+
+
+def test_median_epoch_seconds_ignores_a_paused_epoch_and_falls_back_to_the_mean():
+    history = [{"train_seconds": 10.0}, {"train_seconds": 7000.0},
+               {"train_seconds": 12.0}, {"train_seconds": 11.0}]
+    assert median_epoch_seconds({"history": history,
+                                 "seconds_per_epoch": 1758.25}) == 11.5
+    assert median_train_seconds([{"epoch": 1}]) is None
+    assert median_epoch_seconds({"history": [{"epoch": 1}],
+                                 "seconds_per_epoch": 3.0}) == 3.0

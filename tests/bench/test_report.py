@@ -137,3 +137,19 @@ def test_curves_get_one_figure_per_dataset_and_protocol(tmp_path):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
         assert f"![curves]({name})" in text
     assert not (tmp_path / "curves_gowalla.png").exists()
+
+
+def test_results_table_shows_the_median_epoch_not_the_mean(tmp_path):
+    res = tmp_path / "res"
+    res.mkdir()
+    run = _fake_result("simgcl", "legacy", 0, [])
+    # One epoch paused for 1,000 s: the mean (the file's figure) is 340.
+    run["history"] = [{"epoch": e, "train_seconds": t, "eval_seconds": 0.1,
+                       "val": {"recall@20": 0.05}}
+                      for e, t in ((1, 10.0), (2, 1000.0), (3, 12.0))]
+    run["seconds_per_epoch"] = 340.67
+    (res / "a.json").write_text(json.dumps(run))
+    text = write_report(res, tmp_path / "R.md").read_text()
+    assert "| s/epoch (median) |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| gowalla |"))
+    assert "| 12.00 |" in row and "340" not in row
