@@ -44,9 +44,9 @@ CHALLENGER_NOTE = (
 
 VARIANT_NOTE = (
     "Each variant (a config whose name extends another's at `_` or `-`, e.g. "
-    "`xsimgcl_d128` of "
-    "`xsimgcl`) against its base config's runs on the same dataset, protocol and "
-    "device kind, so also where no figure is published: the difference of the "
+    "`xsimgcl_d128` of `xsimgcl`) against its base config's runs on the same "
+    "dataset, protocol and device kind, so also where no figure is published: "
+    "the difference of the "
     "means, relative to the base's, and Welch's t (— below two seeds a side); "
     "`differs in` lists the config keys whose values differ, i.e. what made the "
     "difference. Keys one results file does not record (settings added or "

@@ -205,6 +205,7 @@ def variant_table(results: list[dict[str, Any]], base: Path) -> list[str]:
             shown = "—" if t is None else f"{t:+.1f}"
             cells += [_mean_sd(x), _mean_sd(y),
                       f"{gap:+.4f} ({gap / statistics.mean(y) * 100:+.1f} %; {shown})"]
+        # The seeds of one config share it but for the seed (left out of the diff).
         differs = describe(config_diff(others[0]["config"], runs[0]["config"]))
         lines.append(
             f"| {ds} | {protocol} | {runs[0]['name']} | {others[0]['name']} | "
@@ -255,11 +256,9 @@ def variant_time_table(results: list[dict[str, Any]], base: Path) -> list[str]:
     seeds, so every base seed reaches it; each run's first evaluated epoch at or
     above it and the training minutes up to it (then with the evaluations), as in
     :func:`~graphcl_rec.bench.quality.first_reached`. Minutes compare only runs
-    timed alike: the timing column is marked where the seeds or a run's parts
-    differ: each row names what its run was timed on
-    (:func:`~graphcl_rec.bench.devices.timing_key`), marked with
-    :data:`~graphcl_rec.bench.devices.UNLIKE_MARK` where a resumed run's parts
-    differ.
+    timed alike, so each row names what its run was timed on (:func:`timed_on`),
+    marked with :data:`~graphcl_rec.bench.devices.UNLIKE_MARK` where a resumed
+    run's parts were timed on different settings.
 
     Args:
         results: Results JSON objects (as :func:`variant_table`, with ``history``).
