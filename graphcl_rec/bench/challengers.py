@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from graphcl_rec.bench.cells import run_links
 from graphcl_rec.bench.devices import device_cell, device_label
 from graphcl_rec.bench.published import published_key
 
@@ -96,9 +97,7 @@ def challenger_table(results: list[dict[str, Any]],
             margins.append(m)
             sd = f" ± {statistics.stdev(values):.5f}" if len(values) > 1 else ""
             cells += [f"{statistics.mean(values):.4f}{sd}", f"{figure}", _fmt(m)]
-        links = " ".join(f"[{r['seed']}]({Path(r['path']).relative_to(base)})"
-                         if Path(r.get("path", "")).is_relative_to(base)
-                         else str(r["seed"]) for r in runs)
+        links = run_links(runs, base)
         lines.append(
             f"| {ds} | {name} | {objective} | {device_cell(runs)} | {len(runs)} | "
             + " | ".join(cells)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from graphcl_rec.bench.cells import mean_sd, run_links
 from graphcl_rec.bench.challengers import challenger_table
 from graphcl_rec.bench.devices import (
     UNLIKE_MARK,
@@ -118,12 +119,6 @@ def load_results(results_dir: str | Path) -> list[dict[str, Any]]:
                            and d.get("kind") not in REFERENCE_KINDS)
 
 
-def _mean_sd(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.4f} ± {sd:.4f}" if len(values) > 1 else (
-        f"{values[0]:.4f}")
-
-
 def stopped_by(r: dict[str, Any]) -> str:
     """What ended a run: early stopping, its max epochs, or a time budget."""
     if r.get("stopped_early"):
@@ -151,12 +146,10 @@ def results_table(results: list[dict[str, Any]], base: Path) -> list[str]:
                else None)
         rel = (f"{(statistics.mean(rec) - pub[0]) / pub[0] * 100:+.1f} %" if pub
                else "—")
-        links = " ".join(f"[{r['seed']}]({Path(r['path']).relative_to(base)})"
-                         if Path(r["path"]).is_relative_to(base) else str(r["seed"])
-                         for r in runs)
+        links = run_links(runs, base)
         lines.append(
             f"| {ds} | {name} | {protocol} | {device_cell(runs)} | {len(runs)} | "
-            f"{_mean_sd(rec)} | {pub[0] if pub else '—'} | {rel} | {_mean_sd(ndcg)} | "
+            f"{mean_sd(rec)} | {pub[0] if pub else '—'} | {rel} | {mean_sd(ndcg)} | "
             f"{pub[1] if pub else '—'} | "
             f"{statistics.mean(r['best_epoch'] or 0 for r in runs):.0f} | "
             f"{statistics.mean(r['epochs_run'] for r in runs):.0f} | "

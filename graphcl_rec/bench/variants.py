@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from graphcl_rec.bench.cells import mean_sd, run_links
 from graphcl_rec.bench.devices import (
     UNLIKE_MARK,
     device_cell,
@@ -149,11 +150,6 @@ def welch_t(x: list[float], y: list[float]) -> float | None:
     return gap / se
 
 
-def _mean_sd(values: list[float]) -> str:
-    sd = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
-    return f"{statistics.mean(values):.4f}{sd}"
-
-
 def pairs(results: list[dict[str, Any]]
           ) -> list[tuple[str, str, list[dict[str, Any]], list[dict[str, Any]]]]:
     """``(dataset, protocol, variant runs, base runs)`` for each variant with a base.
@@ -173,12 +169,6 @@ def pairs(results: list[dict[str, Any]]
         if parent is not None:
             out.append((ds, protocol, runs, groups[(ds, protocol, label, parent)]))
     return out
-
-
-def _links(runs: list[dict[str, Any]], base: Path) -> str:
-    return " ".join(f"[{r['seed']}]({Path(r['path']).relative_to(base)})"
-                    if Path(r.get("path", "")).is_relative_to(base)
-                    else str(r["seed"]) for r in runs)
 
 
 def variant_table(results: list[dict[str, Any]], base: Path) -> list[str]:
@@ -203,14 +193,14 @@ def variant_table(results: list[dict[str, Any]], base: Path) -> list[str]:
             t = welch_t(x, y)
             gap = statistics.mean(x) - statistics.mean(y)
             shown = "—" if t is None else f"{t:+.1f}"
-            cells += [_mean_sd(x), _mean_sd(y),
+            cells += [mean_sd(x), mean_sd(y),
                       f"{gap:+.4f} ({gap / statistics.mean(y) * 100:+.1f} %; {shown})"]
         # The seeds of one config share it but for the seed (left out of the diff).
         differs = describe(config_diff(others[0]["config"], runs[0]["config"]))
         lines.append(
             f"| {ds} | {protocol} | {runs[0]['name']} | {others[0]['name']} | "
             f"{device_cell(runs)} | {len(runs)} / {len(others)} | "
-            + " | ".join(cells) + f" | {differs} | {_links(runs, base)} |")
+            + " | ".join(cells) + f" | {differs} | {run_links(runs, base)} |")
     return lines if len(lines) > 2 else []
 
 
@@ -280,6 +270,6 @@ def variant_time_table(results: list[dict[str, Any]], base: Path) -> list[str]:
             mixed = f" {UNLIKE_MARK}" if len(timing_keys(r)) > 1 else ""
             lines.append(
                 f"| {ds} | {protocol} | {runs[0]['name']} | {others[0]['name']} | "
-                f"{level:.4f} | {r['name']} | {_links([r], base)} | "
+                f"{level:.4f} | {r['name']} | {run_links([r], base)} | "
                 f"{timed_on(r)}{mixed} | {reached} | {median:.1f} |")
     return lines if len(lines) > 2 else []
