@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from graphcl_rec.contrast.base import ContrastiveRecommender
@@ -39,9 +38,16 @@ def uniform_noise(eps: float, generator: torch.Generator | None
     """
 
     def perturb(x: Tensor) -> Tensor:
-        noise = torch.rand(x.shape, generator=generator, device=x.device,
-                           dtype=x.dtype)
-        return x + torch.sign(x) * F.normalize(noise, dim=-1) * eps
+        # The noise is a constant of autograd (sign has a zero gradient): made in
+        # place without a graph, so the backward is the identity and no [N, d]
+        # product or zero gradient is formed for it. Same values, in the same
+        # order of operations, as ``x + sign(x) * normalize(noise) * eps``.
+        with torch.no_grad():
+            noise = torch.rand(x.shape, generator=generator, device=x.device,
+                               dtype=x.dtype)
+            noise.div_(noise.norm(2, -1, keepdim=True).clamp_min_(1e-12))
+            noise.mul_(torch.sign(x)).mul_(eps)
+        return x + noise
 
     return perturb
 

@@ -142,6 +142,23 @@ def test_uniform_noise_has_norm_eps_and_sign_of_input():
     assert torch.all((d * x) >= 0)
 
 
+
+def test_uniform_noise_equals_the_formula_and_passes_gradients_through():
+    """The in-place noise gives the formula's values bit for bit; its backward is
+    the identity (sign(x) has a zero gradient), zeros in ``x`` get no noise."""
+    x = torch.randn(40, 16, dtype=torch.float64)
+    x[3, 5] = 0.0
+    x.requires_grad_(True)
+    y = uniform_noise(0.2, torch.Generator().manual_seed(7))(x)
+    noise = torch.rand(x.shape, generator=torch.Generator().manual_seed(7),
+                       dtype=x.dtype)
+    expected = x + torch.sign(x) * torch.nn.functional.normalize(noise, dim=-1) * 0.2
+    assert torch.equal(y, expected)
+    assert y[3, 5] == 0.0
+    w = torch.randn(40, 16, dtype=torch.float64)
+    (y * w).sum().backward()
+    assert torch.equal(x.grad, w)
+
 def test_xsimgcl_contrasts_final_with_layer():
     enc = LightGCN(15, 12, dim=8, num_layers=3, include_ego=False)
     with pytest.raises(ValueError, match="contrast_layer"):
