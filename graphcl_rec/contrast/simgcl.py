@@ -111,12 +111,18 @@ class SimGCL(ContrastiveRecommender):
 
     def loss(self, batch: Batch, adjs: list[Tensor], views: list[list[Tensor]] | None,
              generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """BPR on a clean pass plus InfoNCE between two noisy passes."""
-        terms = self.bpr_terms(batch, self.encoder(adjs, rows=self.batch_rows(batch)),
-                               generator)
-        noise = uniform_noise(self.eps, generator)
-        z1 = self.encoder(adjs, rows=self.anchor_rows(batch), perturb=noise)
-        z2 = self.encoder(adjs, rows=self.candidate_rows(batch), perturb=noise)
+        """BPR on a clean pass plus InfoNCE between two noisy passes.
+
+        The three passes start from one first-layer product
+        (:meth:`~graphcl_rec.models.base.Encoder.sharing_first_layer`): the noise
+        is added to its output, not to its input.
+        """
+        with self.encoder.sharing_first_layer():
+            clean = self.encoder(adjs, rows=self.batch_rows(batch))
+            terms = self.bpr_terms(batch, clean, generator)
+            noise = uniform_noise(self.eps, generator)
+            z1 = self.encoder(adjs, rows=self.anchor_rows(batch), perturb=noise)
+            z2 = self.encoder(adjs, rows=self.candidate_rows(batch), perturb=noise)
         return self.combine(terms, self.contrast(batch, z1, z2))
 
     def extra_repr(self) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -86,6 +87,33 @@ class Encoder(nn.Module, ABC):
             :mod:`graphcl_rec.models.mixgcf`, are pooled with it).
         """
         return torch.stack(layers).mean(0)
+
+    @contextmanager
+    def sharing_first_layer(self) -> Iterator[None]:
+        r"""Passes in this block over the same first adjacency share its product.
+
+        Several passes over one graph that differ only after the first layer
+        (SimGCL's clean pass and its two noisy passes: the noise is added to the
+        first layer's output) all start from :math:`\hat{A}_0 E^{(0)}`. An encoder
+        that can reuse that product computes it once in the block; autograd sums
+        the passes' gradients before its one backward product. Values are those
+        of separate passes; gradients equal them up to float rounding. The
+        default does nothing (every pass computes its own).
+
+        Examples:
+            >>> import torch
+            >>> from graphcl_rec.data import Interactions
+            >>> from graphcl_rec.graph import adjacency
+            >>> from graphcl_rec.models import LightGCN
+            >>> inter = Interactions(torch.tensor([0, 1]), torch.tensor([1, 0]), 2, 2)
+            >>> enc = LightGCN(2, 2, dim=4, num_layers=2)
+            >>> adjs = [adjacency(inter)] * 2
+            >>> with enc.sharing_first_layer():
+            ...     a, b = enc(adjs), enc(adjs)
+            >>> a.layers[1] is b.layers[1]
+            True
+        """
+        yield
 
     def check_adjs(self, adjs: list[Tensor]) -> None:
         """Raises ``ValueError`` unless exactly one adjacency per layer is given."""

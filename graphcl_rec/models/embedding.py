@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
 from torch import Tensor, nn
 
 from graphcl_rec.graph.propagate import spmm
@@ -42,6 +46,9 @@ class EmbeddingEncoder(Encoder):
             init,
         )
         self.embedding = nn.Embedding(num_users + num_items, dim)
+        # (adjacency, grad mode, weight version, product) while sharing_first_layer
+        # is active: [] before the first product, None outside the block.
+        self._first: list[tuple[object, bool, int, Tensor]] | None = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -61,6 +68,45 @@ class EmbeddingEncoder(Encoder):
         w = self.embedding.weight
         return w[: self.num_users], w[self.num_users :]
 
+    @contextmanager
+    def sharing_first_layer(self) -> Iterator[None]:
+        """See :meth:`graphcl_rec.models.base.Encoder.sharing_first_layer`.
+
+        The product is made by the first pass that needs it and reused by every
+        later pass in the block over the same adjacency object, in the same grad
+        mode and with unchanged weights; blocks do not nest.
+        """
+        if getattr(self, "_first", None) is not None:
+            raise RuntimeError("sharing_first_layer blocks do not nest")
+        self._first = []
+        try:
+            yield
+        finally:
+            self._first = None
+
+    def first_layer(self, adj: Tensor) -> Tensor:
+        r""":math:`\hat{A}_0 E^{(0)}`: the first propagation of the embedding table.
+
+        Inside :meth:`sharing_first_layer`, computed once per adjacency and reused.
+
+        Args:
+            adj: ``[U+I, U+I]`` normalised adjacency of the first layer.
+
+        Returns:
+            ``[U+I, d]`` node embeddings after one layer (before any perturbation).
+        """
+        weight = self.embedding.weight
+        cache = getattr(self, "_first", None)
+        if cache is None:
+            return spmm(adj, weight)
+        grad, version = torch.is_grad_enabled(), weight._version
+        for held_adj, held_grad, held_version, product in cache:
+            if held_adj is adj and (held_grad, held_version) == (grad, version):
+                return product
+        product = spmm(adj, weight)
+        cache.append((adj, grad, version, product))
+        return product
+
     def propagate(self, adjs: list[Tensor], perturb: Perturb | None = None
                   ) -> list[Tensor]:
         """Node embeddings ``[E0, E1, ..., EL]`` after each propagation layer.
@@ -71,8 +117,8 @@ class EmbeddingEncoder(Encoder):
         self.check_adjs(adjs)
         x = self.embedding.weight
         layers = [x]
-        for adj in adjs:
-            x = spmm(adj, x)
+        for i, adj in enumerate(adjs):
+            x = self.first_layer(adj) if i == 0 else spmm(adj, x)
             if perturb is not None:
                 x = perturb(x)
             layers.append(x)

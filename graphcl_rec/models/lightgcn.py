@@ -165,8 +165,8 @@ class LightGCN(EmbeddingEncoder):
         self.check_adjs(adjs)
         x = self.embedding.weight
         layers = [take_rows(x, rows)]
-        for adj in adjs[:-1]:
-            x = spmm(adj, x)
+        for i, adj in enumerate(adjs[:-1]):
+            x = self.first_layer(adj) if i == 0 else spmm(adj, x)
             if perturb is not None:
                 x = perturb(x)
             layers.append(take_rows(x, rows))

@@ -414,3 +414,31 @@ def test_repr_names_the_negative_selection_only_when_set():
     enc = LightGCN(5, 6, dim=4, num_layers=2)
     assert "hard_negatives='mixgcf'" in repr(XSimGCL(enc, hard_negatives="mixgcf"))
     assert "hard_negatives" not in repr(XSimGCL(enc))
+
+
+@pytest.mark.parametrize("negatives", ["batch", "all"])
+def test_simgcl_shared_first_layer_gives_the_separate_passes_loss(negatives,
+                                                                  monkeypatch):
+    """SimGCL's three passes share one first-layer product: the loss of three
+    separate passes (same noise draws), gradients to float rounding."""
+    import contextlib
+
+    inter = random_interactions(60, 90, 600)
+    adjs = [adjacency(inter)] * 3
+    batch = Batch(torch.tensor([1, 5, 9]), torch.tensor([2, 40, 7]),
+                  torch.tensor([3, 3, 80]))
+
+    def run(shared):
+        torch.manual_seed(0)
+        model = SimGCL(LightGCN(60, 90, dim=8, num_layers=3, include_ego=False),
+                       eps=0.1, negatives=negatives, ssl_warmup=0)
+        if not shared:
+            monkeypatch.setattr(model.encoder, "sharing_first_layer",
+                                contextlib.nullcontext)
+        terms = model.loss(batch, adjs, None, torch.Generator().manual_seed(3))
+        terms["loss"].backward()
+        return terms["loss"].detach(), model.encoder.embedding.weight.grad
+
+    (l1, g1), (l0, g0) = run(True), run(False)
+    assert torch.equal(l1, l0)
+    torch.testing.assert_close(g1, g0)

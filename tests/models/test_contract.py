@@ -169,3 +169,64 @@ def test_lightgcn_restricts_rows_on_a_large_cpu_graph_only():
 def test_hyperparameters_are_keyword_only():
     with pytest.raises(TypeError):
         LightGCN(3, 3, 8)
+
+
+@pytest.mark.parametrize("name,cls", ENCODERS.items())
+@pytest.mark.parametrize("rows", [None, torch.tensor([3, 7, 60 + 5])])
+def test_sharing_first_layer_reads_like_separate_passes(name, cls, rows):
+    """Passes in one ``sharing_first_layer`` block: the values of separate passes,
+    their gradients to float rounding, on the full and the row-restricted paths."""
+    enc = cls(60, 90, dim=8)
+    adjs = [adjacency(BIG)] * enc.num_layers
+    users, items = torch.tensor([3, 7]), torch.tensor([5])
+    wu, wi = torch.randn(2, 8), torch.randn(1, 8)
+
+    def two_passes(shared):
+        enc.zero_grad()
+        noise = lambda x: x + 0.25  # noqa: E731 (a perturbation after every layer)
+        if shared:
+            with enc.sharing_first_layer():
+                a, b = enc(adjs, rows=rows), enc(adjs, rows=rows, perturb=noise)
+        else:
+            a, b = enc(adjs, rows=rows), enc(adjs, rows=rows, perturb=noise)
+        value = sum((o.users(users) * wu).sum() + (o.items(items) * wi).sum()
+                    for o in (a, b))
+        value.backward()
+        return value.detach(), enc.embedding.weight.grad.clone()
+
+    (v1, g1), (v0, g0) = two_passes(True), two_passes(False)
+    assert torch.equal(v1, v0)
+    torch.testing.assert_close(g1, g0)
+
+
+def test_sharing_first_layer_makes_one_product_per_adjacency(monkeypatch):
+    from graphcl_rec.models import embedding
+
+    calls = []  # products of the embedding table itself: first layers
+    real = embedding.spmm
+    enc = LightGCN(60, 90, dim=8, num_layers=3)
+
+    def counting(a, x):
+        if x is enc.embedding.weight:
+            calls.append(a)
+        return real(a, x)
+
+    monkeypatch.setattr(embedding, "spmm", counting)
+    adj, other = adjacency(BIG), adjacency(BIG)
+    with enc.sharing_first_layer():
+        first = enc([adj] * 3).layers[1]
+        assert enc([adj] * 3, perturb=lambda x: x * 2).layers[1] is not first
+        assert len(calls) == 1  # the noisy pass reused the product, then perturbed it
+        assert enc([other] * 3).layers[1] is not first  # another adjacency object
+        with torch.no_grad():
+            assert enc([adj] * 3).layers[1] is not first  # another grad mode
+        with torch.no_grad():
+            enc.embedding.weight.add_(1.0)
+        assert enc([adj] * 3).layers[1] is not first  # changed weights
+        assert len(calls) == 4
+        with pytest.raises(RuntimeError, match="do not nest"):
+            with enc.sharing_first_layer():
+                pass
+    assert enc._first is None
+    enc([adj] * 3)
+    assert len(calls) == 5  # outside the block every pass makes its own
