@@ -1,4 +1,4 @@
-"""Table cells the report's tables share: seed links and mean ± sd."""
+"""Table cells the report's tables share: seed links, mean ± sd, evaluated runs."""
 
 from __future__ import annotations
 
@@ -32,3 +32,17 @@ def mean_sd(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.4f}"
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def evaluated(run: Mapping[str, Any]) -> bool:
+    """Whether any epoch of ``run`` was evaluated (a ``val`` entry in its history).
+
+    A ``refit`` run evaluates none: it is tested once, after its last epoch.
+
+    Examples:
+        >>> evaluated({"history": [{"epoch": 1}, {"epoch": 2, "val": {}}]})
+        True
+        >>> evaluated({"history": [{"epoch": 1}]}), evaluated({})
+        (False, False)
+    """
+    return any("val" in rec for rec in run.get("history") or ())

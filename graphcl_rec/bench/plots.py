@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from graphcl_rec.bench.cells import evaluated
 from graphcl_rec.bench.devices import device_label
 from graphcl_rec.bench.quality import is_peer_run
 
@@ -62,10 +63,11 @@ def curve_figures(results: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     One figure per dataset and protocol: a legacy curve is test Recall@20 (the
     split the papers read their figures from, so published logs are drawn
     beside it), a validated one is Recall@20 on a validation split carved from
-    train, on another scale; one axis for both would mislead.
+    train, on another scale; one axis for both would mislead. Runs that
+    evaluated no epoch (``refit`` runs test once, at the end) draw no curve.
     """
     pairs = sorted({(ds, r["protocol"]) for ds, runs in _by_dataset(results).items()
-                    for r in runs})
+                    for r in runs if evaluated(r)})
     return [(ds, protocol, f"curves_{ds}_{protocol}.png") for ds, protocol in pairs]
 
 

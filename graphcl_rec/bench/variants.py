@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from graphcl_rec.bench.cells import mean_sd, run_links
+from graphcl_rec.bench.cells import evaluated, mean_sd, run_links
 from graphcl_rec.bench.devices import (
     UNLIKE_MARK,
     device_cell,
@@ -248,7 +248,8 @@ def variant_time_table(results: list[dict[str, Any]], base: Path) -> list[str]:
     :func:`~graphcl_rec.bench.quality.first_reached`. Minutes compare only runs
     timed alike, so each row names what its run was timed on (:func:`timed_on`),
     marked with :data:`~graphcl_rec.bench.devices.UNLIKE_MARK` where a resumed
-    run's parts were timed on different settings.
+    run's parts were timed on different settings. Pairs with a run that
+    evaluated no epoch (``refit`` runs) are left out.
 
     Args:
         results: Results JSON objects (as :func:`variant_table`, with ``history``).
@@ -261,6 +262,8 @@ def variant_time_table(results: list[dict[str, Any]], base: Path) -> list[str]:
              " config | seed | timed on | reached (train / with eval) |"
              " median training s/epoch |", "|" + "---|" * 10]
     for ds, protocol, runs, others in pairs(results):
+        if not all(evaluated(r) for r in [*others, *runs]):
+            continue  # no selection curve to read (refit runs evaluate no epoch)
         level = min(best_selection(r) for r in others)
         for r in [*others, *runs]:
             hit = first_reached(r.get("history") or [], level)

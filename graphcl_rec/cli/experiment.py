@@ -39,12 +39,12 @@ and that ``batch_size`` times the number of processes, the global batch, is kept
 
 log = logging.getLogger("graphcl_rec")
 
-PROTOCOLS = ("validated", "legacy")
+PROTOCOLS = ("validated", "legacy", "refit")
 
 
-def resume_config(cfg: RunConfig) -> dict[str, Any]:
-    """``cfg`` as a dict without the :data:`VOLATILE` keys (checked on resume)."""
-    out = cfg.to_dict()
+def resume_config(cfg: RunConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """``cfg`` (or its dict) without the :data:`VOLATILE` keys (checked on resume)."""
+    out = json.loads(json.dumps(cfg if isinstance(cfg, Mapping) else cfg.to_dict()))
     for dotted in VOLATILE:
         *parents, last = dotted.split(".")
         node = out
@@ -142,7 +142,8 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
                    progress: bool = True, write: bool = True,
                    resume: str | Path | None = None, checkpoints: bool = True,
                    protocol: str = "validated", overwrite: bool = False,
-                   allow_change: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+                   allow_change: list[str] | tuple[str, ...] = (),
+                   refit_of: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Trains on train, selects on validation, evaluates test exactly once.
 
     The three splits are checked to be disjoint before training. With ``write``
@@ -160,6 +161,12 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     - ``"legacy"``: the papers' own protocol, only for comparing with published
       numbers: no validation split (it is merged back into train), and the epoch is
       selected on the **test** split, so the reported figure is optimistic.
+    - ``"refit"``: a finished ``validated`` run (``refit_of``) chose the number of
+      epochs on validation; the same config and seed are trained again for that
+      many epochs on train and validation together (the published splits' whole
+      training set, as legacy runs and the papers train), with no evaluation on
+      the way, and test is evaluated once on the last epoch's weights. Nothing is
+      selected on test, and no training pair is held out of the final model.
 
     Args:
         cfg: The run configuration.
@@ -171,7 +178,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         resume: A run directory holding ``last.pt``: training continues where it
             stopped (the configuration must match) and checkpoints keep going there.
         checkpoints: Write checkpoints (only when ``write`` is set).
-        protocol: ``"validated"`` or ``"legacy"``.
+        protocol: ``"validated"``, ``"legacy"`` or ``"refit"``.
         overwrite: Without ``resume``, a run whose results, epoch log or
             checkpoint folder already exist in ``out_dir`` is refused
             (:func:`~graphcl_rec.cli.runs.claim_run`); with ``overwrite`` they
@@ -180,6 +187,11 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
             checkpoint's (``"train.lr"``, ``"train.weight_decay"``): the resumed
             optimiser uses the new values, and the change is recorded under
             ``"changed_on_resume"`` in the results and the epoch log.
+        refit_of: With ``protocol="refit"`` (and only then): the results dict of
+            the ``validated`` run of the same config and seed, whose
+            ``best_epoch`` sets the number of epochs; recorded under
+            ``"refit_of"`` (its file stem, best epoch, validation metrics and
+            test metrics).
 
     Returns:
         The results dict (also written as JSON): config, seed, versions, git
@@ -195,6 +207,8 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     Raises:
         LeakageError: If two splits share a pair (with the count).
         CheckpointError: If ``resume`` has no usable checkpoint for this config.
+        ValueError: If ``refit_of`` is missing, given for another protocol, not a
+            finished validated run of this config and seed, or has no best epoch.
         RunExistsError: If the run already has files and neither ``resume`` nor
             ``overwrite`` is given.
     """
@@ -204,15 +218,22 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     if protocol not in PROTOCOLS:
         raise ValueError(f"Could not resolve protocol '{protocol}' among choices "
                          f"{list(PROTOCOLS)}")
+    selection = refit_selection(cfg, refit_of) if protocol == "refit" else None
+    if selection is None and refit_of is not None:
+        raise ValueError(f"refit_of is only used by the refit protocol (got "
+                         f"protocol {protocol!r})")
+    if selection is not None:  # as many epochs as validation chose, no evaluation
+        cfg = replace(cfg, train=replace(cfg.train, epochs=selection["best_epoch"]))
     revision = process_revision()  # the code this process loaded, not today's HEAD
     train, val, test = load_data(cfg.data)
     check_disjoint(train, val, test, names=("train", "val", "test"))
     if len(test) == 0:
         raise ValueError("the test split is empty, so the run could not be "
                          "evaluated: set data.ratios (its third entry) > 0")
-    if protocol == "legacy":
+    fit_val: Interactions | None = val
+    if protocol in ("legacy", "refit"):
         train = concat([train, val]) if len(val) else train
-        val = test
+        fit_val = test if protocol == "legacy" else None
     elif len(val) == 0:
         key = ("data.ratios (its second entry)"
                if cfg.data.path is not None and cfg.data.format == "delimited"
@@ -239,27 +260,26 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
     trainer = make_trainer(cfg, progress=progress, log_path=log_path,
                            checkpoint_dir=run_dir, run_info=run_info)
     t0 = time.perf_counter()
-    history = trainer.fit(model, train, val,
+    history = trainer.fit(model, train, fit_val,
                           resume=Path(resume) if resume is not None else False,
                           allow_change=allowed)
     fit_seconds = time.perf_counter() - t0
     if not is_main_process():  # torch.distributed: rank 0 tests and writes
         return {"name": cfg.name, "seed": cfg.seed, "history": history.records}
     device = resolve_device(cfg.train.device)
+    # Items ranked for test exclude every pair the model was trained on or
+    # selected with (validation is part of train outside the validated protocol).
+    seen = [train.to(device)] + ([val.to(device)] if protocol == "validated" else [])
     t1 = time.perf_counter()
     test_all = evaluate(model, graph=train.to(device), target=test.to(device),
-                        exclude=[train.to(device)] if protocol == "legacy"
-                        else [train.to(device), val.to(device)],
-                        k=cfg.train.k, batch_size=cfg.train.eval_batch_size,
-                        beyond=True)
+                        exclude=seen, k=cfg.train.k,
+                        batch_size=cfg.train.eval_batch_size, beyond=True)
     test_seconds = time.perf_counter() - t1
     test_metrics, test_beyond = split_beyond(test_all)
-    sparsity = sparsity_report(model, train.to(device), test.to(device),
-                               [train.to(device)] if protocol == "legacy"
-                               else [train.to(device), val.to(device)], cfg.train.k)
+    sparsity = sparsity_report(model, train.to(device), test.to(device), seen,
+                               cfg.train.k)
     popularity = {"val": history.baseline, "test": popularity_metrics(
-        train.to(device), test.to(device), exclude=[train.to(device)]
-        if protocol == "legacy" else [train.to(device), val.to(device)],
+        train.to(device), test.to(device), exclude=seen,
         k=cfg.train.k, batch_size=cfg.train.eval_batch_size)}
     result = {
         "name": cfg.name, "protocol": protocol, "seed": cfg.seed,
@@ -267,9 +287,11 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         "versions": versions(), "git_revision": revision,
         "device": device_info(device), "allocator": allocator_state(),
         "data": {"users": train.num_users, "items": train.num_items,
-                 "train": len(train), "val": 0 if protocol == "legacy" else len(val),
+                 "train": len(train), "val": len(val) if protocol == "validated" else 0,
                  "test": len(test)},
-        "best_epoch": history.best_epoch, "epochs_run": len(history),
+        # A refit is tested on its last epoch's weights: that is its "best".
+        "best_epoch": len(history) if selection else history.best_epoch,
+        "epochs_run": len(history),
         "resumed_from_epoch": trainer.resumed_from,
         "code_revisions": code_revisions(history.records, revision),
         "parts": run_parts(history.records, run_info),
@@ -286,6 +308,8 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path | None = None,
         # does not give (a run may start days after the commit it ran).
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if selection is not None:
+        result["refit_of"] = selection
     if (tree := git_revision()) != revision:  # committed to or edited meanwhile
         result["git_revision_tree_at_end"] = tree
     if write:
@@ -329,8 +353,67 @@ def run_stem(cfg: RunConfig, protocol: str = "validated") -> str:
         >>> run_stem(from_dict({"seed": 2}, name="sgl"), "legacy")
         'sgl-legacy-seed2'
     """
-    tag = "-legacy" if protocol == "legacy" else ""
+    tag = "" if protocol == "validated" else f"-{protocol}"
     return f"{cfg.name}{tag}-seed{cfg.seed}"
+
+
+def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def refit_selection(cfg: RunConfig, refit_of: Mapping[str, Any] | None
+                    ) -> dict[str, Any]:
+    """What a refit takes from the validated run it repeats (``refit_of``).
+
+    Args:
+        cfg: The refit's configuration.
+        refit_of: The validated run's results dict.
+
+    Returns:
+        ``{"run", "best_epoch", "val_best", "test", "git_revision"}`` of that run.
+
+    Raises:
+        ValueError: If ``refit_of`` is missing, is not a validated run, has
+            another seed or config (apart from :data:`VOLATILE` keys: names the
+            keys that differ), or has no best epoch.
+
+    Examples:
+        >>> from graphcl_rec.cli.config import from_dict
+        >>> cfg = from_dict({"seed": 1}, name="m")
+        >>> run = {"protocol": "validated", "seed": 1, "config": cfg.to_dict(),
+        ...        "best_epoch": 7, "val_best": {"recall@20": 0.2}, "test": {}}
+        >>> refit_selection(cfg, run)["best_epoch"]
+        7
+    """
+    if refit_of is None:
+        raise ValueError("the refit protocol needs the validated run it repeats "
+                         "(refit_of: its results), which sets the epochs")
+    if refit_of.get("protocol") != "validated":
+        raise ValueError(f"a refit repeats a validated run; refit_of is a "
+                         f"{refit_of.get('protocol')!r} run")
+    if refit_of.get("seed") != cfg.seed:
+        raise ValueError(f"refit_of is seed {refit_of.get('seed')}, the refit seed "
+                         f"{cfg.seed}")
+    ours = _flat(resume_config(cfg))
+    theirs = _flat(resume_config(refit_of.get("config", {})))
+    differ = sorted(k for k in ours.keys() | theirs.keys()
+                    if ours.get(k, ...) != theirs.get(k, ...))
+    if differ:
+        raise ValueError(f"refit_of was trained with another config: {differ} "
+                         f"differ")
+    best = refit_of.get("best_epoch")
+    if not isinstance(best, int) or best < 1:
+        raise ValueError(f"refit_of has no best epoch (got {best!r}): its "
+                         f"validation never ran")
+    return {"run": run_stem(cfg), "best_epoch": best,
+            "val_best": refit_of.get("val_best"), "test": refit_of.get("test"),
+            "git_revision": refit_of.get("git_revision")}
 
 
 def with_seed(cfg: RunConfig, seed: int) -> RunConfig:

@@ -89,6 +89,7 @@ def test_results_table_notes_a_range(tmp_path):
                 "test": {"recall@20": 0.1, "ndcg@20": 0.1}, "best_epoch": 5,
                 "epochs_run": 5, "seconds_per_epoch": seconds,
                 "seconds_per_eval": 1.0, "peak_memory_mb": 900.0,
+                "history": [{"epoch": 5, "val": {"recall@20": 0.1}}],
                 "path": str(tmp_path / f"c-seed{seed}.json"),
                 **_timed(threads)}
 
@@ -98,6 +99,8 @@ def test_results_table_notes_a_range(tmp_path):
     # Equal figures stay one number, whatever the runs.
     assert f"| 10.00–20.00 {UNLIKE_MARK} | 1.00 | 900 |" in unlike[2]
     assert unlike[-2:] == ["", UNLIKE_NOTE]
+    refit = result(0, 10.0, 1) | {"protocol": "refit", "history": [{"epoch": 5}]}
+    assert "| 10.00 | — | 900 |" in results_table([refit], tmp_path)[2]
 
 
 def test_timing_keys_of_a_run_are_those_of_its_parts():

@@ -158,6 +158,17 @@ def test_time_table_reaches_the_lowest_best_of_the_base():
                           "system allocator")
 
 
+def test_time_table_leaves_out_pairs_without_a_selection_curve():
+    """Refit runs evaluate no epoch: their pair is compared, not timed."""
+    def refit(name, seed, dim=64):
+        run = _run(name, seed, 0.1, 0.1, protocol="refit", dim=dim)
+        return run | {"history": [{"epoch": 1, "train_seconds": 60.0}]}
+
+    runs = [refit("xsimgcl", 0), refit("xsimgcl_d128", 0, dim=128)]
+    assert len(variant_table(runs, Path("/x"))) == 3
+    assert variant_time_table(runs, Path("/x")) == []
+
+
 def test_time_table_marks_a_run_whose_parts_were_timed_unlike():
     one = {"type": "cpu", "threads": 1, "model": "M"}
     two = {**one, "threads": 2}
