@@ -39,6 +39,7 @@ from graphcl_rec.bench.devices import (
 )
 from graphcl_rec.bench.published import dataset_of, model_key
 from graphcl_rec.bench.quality import first_reached
+from graphcl_rec.cli.config import flatten
 
 METRICS: tuple[str, str] = ("recall@20", "ndcg@20")
 
@@ -63,22 +64,6 @@ def base_key(key: str, keys: set[str]) -> str | None:
     """
     cuts = sorted((m.start() for m in re.finditer(r"[_-]", key)), reverse=True)
     return next((key[:cut] for cut in cuts if key[:cut] in keys), None)
-
-
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A nested config as ``{"section.key": value}``.
-
-    Examples:
-        >>> flatten({"model": {"encoder": {"dim": 64}}, "seed": 0})
-        {'model.encoder.dim': 64, 'seed': 0}
-    """
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, Mapping):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 class ConfigDiff(NamedTuple):

@@ -167,6 +167,22 @@ SCALARS = ("seed", "name", "output_dir")
 """Top-level keys that are values, not tables."""
 
 
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as ``{"section.key": value}``.
+
+    Examples:
+        >>> flatten({"model": {"encoder": {"dim": 64}}, "seed": 0})
+        {'model.encoder.dim': 64, 'seed': 0}
+    """
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def check_run_name(name: str, source: str = "name") -> None:
     """Refuses a run name that is not one plain file name.
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from graphcl_rec.cli.build import build_model, load_data
-from graphcl_rec.cli.config import RunConfig
+from graphcl_rec.cli.config import RunConfig, flatten
 from graphcl_rec.cli.provenance import (
     device_info,
     git_revision,
@@ -357,16 +357,6 @@ def run_stem(cfg: RunConfig, protocol: str = "validated") -> str:
     return f"{cfg.name}{tag}-seed{cfg.seed}"
 
 
-def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in d.items():
-        if isinstance(value, Mapping):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def refit_selection(cfg: RunConfig, refit_of: Mapping[str, Any] | None
                     ) -> dict[str, Any]:
     """What a refit takes from the validated run it repeats (``refit_of``).
@@ -400,8 +390,8 @@ def refit_selection(cfg: RunConfig, refit_of: Mapping[str, Any] | None
     if refit_of.get("seed") != cfg.seed:
         raise ValueError(f"refit_of is seed {refit_of.get('seed')}, the refit seed "
                          f"{cfg.seed}")
-    ours = _flat(resume_config(cfg))
-    theirs = _flat(resume_config(refit_of.get("config", {})))
+    ours = flatten(resume_config(cfg))
+    theirs = flatten(resume_config(refit_of.get("config", {})))
     differ = sorted(k for k in ours.keys() | theirs.keys()
                     if ours.get(k, ...) != theirs.get(k, ...))
     if differ:
